@@ -1,0 +1,49 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both call `make setup`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+CDK    := npx --no-install cdk
+PYTEST_ARGS ?=
+
+# jsii prints an end-of-life banner for Node 20 on every synth.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# The CDK CLI must find the virtualenv's python for `app` in cdk.json.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help setup test synth diff deploy destroy bootstrap
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed node_modules/.installed ## Build .venv/ and node_modules/ from the pinned requirements
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt packaging/pyproject.toml
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e packaging
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: setup ## Run every test (what CI runs)
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+synth: setup ## Synthesize the stacks into cdk.out/ (offline, no credentials needed)
+	$(CDK) synth --quiet
+
+diff: setup ## Compare the stacks with what is deployed
+	$(CDK) diff
+
+deploy: setup ## Deploy every stack (one per configured account/region)
+	$(CDK) deploy --all
+
+destroy: setup ## Delete every stack, and the bucket unless retainBucket is set
+	$(CDK) destroy --all
+
+bootstrap: setup ## Bootstrap CDK in the target account(s)
+	$(CDK) bootstrap
