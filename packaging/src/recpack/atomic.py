@@ -1,0 +1,105 @@
+"""Outputs appear at their final path complete or not at all.
+
+Each output is written to a hidden temporary file beside it and renamed over the final path only
+when the whole run succeeded. A killed run leaves the temporary file behind; the next run removes
+it (when its writer is gone) before writing.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from contextlib import ExitStack
+from typing import IO
+
+_TMP_MARK = ".recpack-tmp."
+
+
+def _temp_path(final: str) -> str:
+    head, tail = os.path.split(final)
+    return os.path.join(head, f".{tail}{_TMP_MARK}{os.getpid()}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def remove_stale_temporaries(final: str) -> None:
+    head, tail = os.path.split(final)
+    for leftover in glob.glob(os.path.join(glob.escape(head), f".{glob.escape(tail)}{_TMP_MARK}*")):
+        pid_text = leftover.rsplit(_TMP_MARK, 1)[1]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or not _pid_alive(int(pid_text)):
+            try:
+                os.remove(leftover)
+            except FileNotFoundError:
+                pass
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path or ".", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class AtomicOutputs:
+    """A set of files committed together: all renamed into place by commit(), or none."""
+
+    def __init__(self):
+        self._stack = ExitStack()
+        self._files: dict[str, tuple[str, IO]] = {}
+        self._committed = False
+
+    def open(self, final: str, mode: str = "wb", **kwargs) -> IO:
+        final = os.path.abspath(final)
+        remove_stale_temporaries(final)
+        temp = _temp_path(final)
+        handle = self._stack.enter_context(open(temp, mode, **kwargs))
+        self._files[final] = (temp, handle)
+        return handle
+
+    def commit(self) -> None:
+        for final, (temp, handle) in self._files.items():
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._stack.close()
+        for final, (temp, _) in self._files.items():
+            os.replace(temp, final)
+        for directory in {os.path.dirname(final) for final in self._files}:
+            _fsync_dir(directory)
+        self._committed = True
+
+    def discard(self) -> None:
+        self._stack.close()
+        for temp, _ in self._files.values():
+            try:
+                os.remove(temp)
+            except FileNotFoundError:
+                pass
+        self._files.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if not self._committed:
+            self.discard()
+        return False
+
+
+def write_text_atomically(path: str, text: str) -> None:
+    with AtomicOutputs() as outputs:
+        outputs.open(path, "w", encoding="utf-8", newline="").write(text)
+        outputs.commit()

@@ -1,0 +1,317 @@
+"""S3 side of recpack: upload the channels with a manifest, and the one-shot pipeline CodeBuild runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import re
+import shutil
+import tarfile
+import time
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Optional
+
+from . import recordio
+from .errors import RecpackError
+
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+MANIFEST_SCHEMA = 1
+_CHUNK = 8 * 1024 * 1024
+
+
+class CloudError(RecpackError):
+    pass
+
+
+def s3_client(endpoint_url: Optional[str] = None):
+    import boto3
+    from botocore.config import Config
+
+    # boto3 reads AWS_ENDPOINT_URL itself when endpoint_url is None.
+    return boto3.client("s3", endpoint_url=endpoint_url or None,
+                        config=Config(retries={"max_attempts": 8, "mode": "standard"}))
+
+
+def transfer_config():
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=_CHUNK, multipart_chunksize=_CHUNK, max_concurrency=4)
+
+
+def _explain(exc: Exception, action: str) -> CloudError:
+    from botocore.exceptions import ClientError, NoCredentialsError, EndpointConnectionError
+
+    if isinstance(exc, NoCredentialsError):
+        return CloudError(f"{action}: no AWS credentials found (configure a profile or set AWS_ACCESS_KEY_ID)")
+    if isinstance(exc, EndpointConnectionError):
+        return CloudError(f"{action}: cannot reach {exc.kwargs.get('endpoint_url', 'the S3 endpoint')}")
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return CloudError(f"{action}: {error.get('Code', 'error')}: {error.get('Message', exc)}")
+    return CloudError(f"{action}: {exc}")
+
+
+def _normalise_prefix(prefix: str) -> str:
+    prefix = prefix.strip("/")
+    return prefix + "/" if prefix else ""
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def count_records(rec_path: str) -> int:
+    """Records in a .rec, walking the headers (a structural check; `verify` decodes the images)."""
+    with recordio.RecordReader(rec_path) as reader:
+        return sum(1 for _ in reader)
+
+
+@dataclass
+class Channel:
+    name: str  # "train" or "validation"
+    local_path: str
+    key: str
+    records: int
+    bytes: int
+    sha256: str
+
+
+def _list_keys(s3, bucket: str, prefix: str) -> list[dict]:
+    objects = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        objects.extend(page.get("Contents", []))
+    return objects
+
+
+def upload_channel(s3, bucket: str, channel: Channel, prefix: str) -> None:
+    """Put one .rec under its prefix, check it arrived whole, then remove every other object there."""
+    from boto3.s3.transfer import S3Transfer  # noqa: F401  (s3transfer does the multipart work)
+
+    try:
+        s3.upload_file(channel.local_path, bucket, channel.key, Config=transfer_config(), ExtraArgs={
+            "ChecksumAlgorithm": "SHA256",
+            "Metadata": {"sha256": channel.sha256, "records": str(channel.records)},
+            "ContentType": "application/x-recordio",
+        })
+        head = s3.head_object(Bucket=bucket, Key=channel.key)
+    except Exception as exc:
+        raise _explain(exc, f"uploading {channel.local_path} to s3://{bucket}/{channel.key}") from None
+    if head["ContentLength"] != channel.bytes or head.get("Metadata", {}).get("sha256") != channel.sha256:
+        raise CloudError(f"s3://{bucket}/{channel.key}: after upload the object has {head['ContentLength']} bytes "
+                         f"and checksum {head.get('Metadata', {}).get('sha256')}; expected {channel.bytes} "
+                         f"and {channel.sha256}")
+    stale = [{"Key": o["Key"]} for o in _list_keys(s3, bucket, prefix) if o["Key"] != channel.key]
+    for start in range(0, len(stale), 1000):
+        try:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[start:start + 1000], "Quiet": True})
+        except Exception as exc:
+            raise _explain(exc, f"removing older objects under s3://{bucket}/{prefix}") from None
+
+
+def _label_rows(prefix: str) -> list[dict]:
+    from .listfiles import LABEL_MAP_SUFFIX
+    from .listing import read_label_map
+
+    path = prefix + LABEL_MAP_SUFFIX
+    if not os.path.isfile(path):
+        raise CloudError(f"{path}: the label map from 'recpack list' is missing")
+    rows = []
+    for row in read_label_map(path):
+        entry = {"label": int(row["label"]), "class_id": row["class_id"], "name": row["name"]}
+        for split in ("train", "val", "test", "all"):
+            if split in row:
+                entry[split] = int(row[split])
+        rows.append(entry)
+    return rows
+
+
+def upload(prefix: str, bucket: str, *, train_prefix: str = "train/", validation_prefix: str = "validation/",
+           manifest_key: str = "manifest.json", source: Optional[dict] = None, options: Optional[dict] = None,
+           endpoint_url: Optional[str] = None, say: Callable[[str], None] = print) -> dict:
+    """Replace the train and validation channels with PREFIX_train.rec / PREFIX_val.rec; write the manifest."""
+    train_prefix, validation_prefix = _normalise_prefix(train_prefix), _normalise_prefix(validation_prefix)
+    channels = []
+    for name, suffix, key_prefix in (("train", "_train.rec", train_prefix), ("validation", "_val.rec", validation_prefix)):
+        path = prefix + suffix
+        if not os.path.isfile(path):
+            raise CloudError(f"{path} not found; create it with 'recpack pack {prefix} ROOT'")
+        channels.append(Channel(name, path, key_prefix + os.path.basename(path), count_records(path),
+                                os.path.getsize(path), sha256_of(path)))
+    labels = _label_rows(prefix)
+    s3 = s3_client(endpoint_url)
+    for channel, key_prefix in zip(channels, (train_prefix, validation_prefix)):
+        started = time.perf_counter()
+        upload_channel(s3, bucket, channel, key_prefix)
+        say(f"uploaded s3://{bucket}/{channel.key} ({channel.records} records, {channel.bytes / 1e6:.1f} MB, "
+            f"{time.perf_counter() - started:.1f} s)")
+    train, validation = channels
+    manifest = {
+        "schema": MANIFEST_SCHEMA,
+        "num_training_samples": train.records,
+        "num_validation_samples": validation.records,
+        "num_classes": len(labels),
+        "labels": labels,
+        "train": {"key": train.key, "records": train.records, "bytes": train.bytes, "sha256": train.sha256},
+        "validation": {"key": validation.key, "records": validation.records, "bytes": validation.bytes,
+                       "sha256": validation.sha256},
+        "options": options or {},
+        "source": source or {},
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    try:
+        s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest, indent=2).encode(),
+                      ContentType="application/json", ChecksumAlgorithm="SHA256")
+    except Exception as exc:
+        raise _explain(exc, f"writing s3://{bucket}/{manifest_key}") from None
+    say(f"wrote s3://{bucket}/{manifest_key} (num_training_samples={train.records}, num_classes={len(labels)})")
+    return manifest
+
+
+# --- pipeline ------------------------------------------------------------------------------------
+
+def is_archive(key: str) -> bool:
+    return key.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def newest_archive(s3, bucket: str, raw_prefix: str) -> str:
+    try:
+        objects = [o for o in _list_keys(s3, bucket, raw_prefix) if is_archive(o["Key"])]
+    except Exception as exc:
+        raise _explain(exc, f"listing s3://{bucket}/{raw_prefix}") from None
+    if not objects:
+        raise CloudError(f"no {', '.join(ARCHIVE_SUFFIXES)} archive under s3://{bucket}/{raw_prefix}; "
+                         "upload the raw images there first")
+    return max(objects, key=lambda o: (o["LastModified"], o["Key"]))["Key"]
+
+
+def _archive_stem(key: str) -> str:
+    name = posixpath.basename(key)
+    for suffix in sorted(ARCHIVE_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "dataset"
+
+
+def extract_archive(archive: str, destination: str) -> None:
+    """Unpack a .zip or .tar[.gz] refusing members that would land outside `destination`."""
+    os.makedirs(destination, exist_ok=True)
+    top = os.path.realpath(destination)
+    try:
+        if archive.lower().endswith(".zip"):
+            with zipfile.ZipFile(archive) as bundle:
+                for member in bundle.infolist():
+                    target = os.path.realpath(os.path.join(top, member.filename))
+                    if member.filename.startswith(("/", "\\")) or not (target == top or target.startswith(top + os.sep)):
+                        raise CloudError(f"{archive}: member {member.filename!r} would be written outside the "
+                                         "extraction folder; refusing the archive")
+                    if (member.external_attr >> 16) & 0o170000 == 0o120000:
+                        raise CloudError(f"{archive}: member {member.filename!r} is a symbolic link; refusing it")
+                bundle.extractall(top)
+        else:
+            with tarfile.open(archive) as bundle:
+                bundle.extractall(top, filter="data")
+    except CloudError:
+        raise
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+        raise CloudError(f"{archive}: cannot extract: {exc}") from None
+
+
+def find_dataset_root(folder: str) -> str:
+    """The ROOT to list inside an extracted archive: through single wrapper folders, to images/."""
+    from .listing import METADATA_FILES
+
+    current = folder
+    while True:
+        entries = [e for e in os.listdir(current) if not e.startswith(".") and e != "__MACOSX"]
+        if all(os.path.isfile(os.path.join(current, m)) for m in METADATA_FILES):
+            return current
+        subdirs = [e for e in entries if os.path.isdir(os.path.join(current, e))]
+        if "images" in subdirs:
+            return os.path.join(current, "images")
+        if len(entries) == 1 and subdirs:
+            current = os.path.join(current, subdirs[0])
+            continue
+        return current
+
+
+def download(s3, bucket: str, key: str, path: str) -> None:
+    try:
+        s3.download_file(bucket, key, path, Config=transfer_config())
+    except Exception as exc:
+        raise _explain(exc, f"downloading s3://{bucket}/{key}") from None
+
+
+@dataclass
+class PipelineSettings:
+    bucket: str
+    source_key: str = ""
+    raw_prefix: str = "raw/"
+    train_prefix: str = "train/"
+    validation_prefix: str = "validation/"
+    manifest_key: str = "manifest.json"
+    train_ratio: float = 0.75
+    resize: int = 256
+    quality: int = 95
+    classes: tuple = ()
+    seed: int = 100
+    workers: int = 0
+    work_dir: str = ""
+    endpoint_url: Optional[str] = None
+
+
+def run_pipeline(settings: PipelineSettings, say: Callable[[str], None] = print,
+                 warn: Callable[[str], None] = print) -> dict:
+    from .imaging import PackOptions
+    from .listfiles import write_lists
+    from .listing import SplitOptions, discover
+    from .pack import pack_lists
+    from .verify import verify
+
+    s3 = s3_client(settings.endpoint_url)
+    raw_prefix = _normalise_prefix(settings.raw_prefix)
+    key = settings.source_key or newest_archive(s3, settings.bucket, raw_prefix)
+    if not is_archive(key):
+        raise CloudError(f"s3://{settings.bucket}/{key} is not a {', '.join(ARCHIVE_SUFFIXES)} archive")
+    work = os.path.abspath(settings.work_dir or "recpack-work")
+    if os.path.isdir(work):
+        shutil.rmtree(work)
+    os.makedirs(work)
+    archive = os.path.join(work, posixpath.basename(key))
+    say(f"==> downloading s3://{settings.bucket}/{key}")
+    download(s3, settings.bucket, key, archive)
+    say(f"==> extracting {os.path.basename(archive)} ({os.path.getsize(archive) / 1e6:.1f} MB)")
+    extract_archive(archive, os.path.join(work, "extracted"))
+    root = find_dataset_root(os.path.join(work, "extracted"))
+    say(f"==> listing {root}")
+    dataset = discover(root, classes=list(settings.classes))
+    for message in dataset.warnings:
+        warn(message)
+    prefix = os.path.join(work, "out", _archive_stem(key))
+    outcome = write_lists(prefix, dataset, SplitOptions(train_ratio=settings.train_ratio, seed=settings.seed))
+    for message in outcome.warnings:
+        warn(message)
+    say(outcome.describe())
+    if settings.train_ratio >= 1.0:
+        raise CloudError("train ratio 1.0 leaves no validation images; the training job needs both channels")
+    say("==> packing")
+    options = PackOptions(resize=settings.resize, quality=settings.quality)
+    pack_lists(prefix, root, options, workers=settings.workers, report=say, warn=warn)
+    say("==> verifying")
+    for suffix in ("_train.rec", "_val.rec"):
+        say(verify(prefix + suffix).describe())
+    say("==> uploading")
+    return upload(prefix, settings.bucket, train_prefix=settings.train_prefix,
+                  validation_prefix=settings.validation_prefix, manifest_key=settings.manifest_key,
+                  source={"bucket": settings.bucket, "key": key},
+                  options={"train_ratio": settings.train_ratio, "resize": settings.resize,
+                           "quality": settings.quality, "classes": list(settings.classes), "seed": settings.seed},
+                  endpoint_url=settings.endpoint_url, say=say)
