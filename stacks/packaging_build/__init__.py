@@ -1,0 +1,5 @@
+"""CodeBuild project that turns a raw image archive into the train/validation RecordIO channels."""
+
+from .packaging_build import PackagingBuild, archive_key_patterns, build_command
+
+__all__ = ["PackagingBuild", "archive_key_patterns", "build_command"]

@@ -1,0 +1,83 @@
+"""One CloudWatch dashboard for the instructor: accuracy across jobs, builds and training runs."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks.training.execution_role import METRICS_NAMESPACE
+
+PERIOD = cdk.Duration.minutes(1)
+
+
+def accuracy_search(metric_name: str) -> str:
+    # A search, not fixed metrics: every training job adds its own Host dimension value.
+    return f"SEARCH('{{{METRICS_NAMESPACE},Host}} MetricName=\"{metric_name}\"', 'Maximum', 60)"
+
+
+class TrainingDashboard(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        build_project: codebuild.IProject,
+        state_machine: sfn.StateMachine,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=cdk.Duration.hours(6))
+
+        def accuracy_graph(title: str, metric_name: str) -> cw.GraphWidget:
+            return cw.GraphWidget(
+                title=title,
+                width=12,
+                height=8,
+                left=[cw.MathExpression(expression=accuracy_search(metric_name), label="", period=PERIOD)],
+                left_y_axis=cw.YAxisProps(min=0, max=1, show_units=False),
+            )
+
+        self.dashboard.add_widgets(
+            cw.TextWidget(
+                markdown=(
+                    "## Bird classifier training\n"
+                    "Accuracy per epoch of every training job in this account and region "
+                    "(one line per job), then the packaging builds and training runs."
+                ),
+                width=24,
+                height=2,
+            )
+        )
+        self.dashboard.add_widgets(
+            accuracy_graph("Validation accuracy by training job", "validation:accuracy"),
+            accuracy_graph("Training accuracy by training job", "train:accuracy"),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Packaging builds",
+                width=12,
+                left=[
+                    build_project.metric_succeeded_builds(period=cdk.Duration.minutes(5), label="Succeeded"),
+                    build_project.metric_failed_builds(period=cdk.Duration.minutes(5), label="Failed"),
+                ],
+            ),
+            cw.GraphWidget(
+                title="Training runs (state machine executions)",
+                width=12,
+                left=[
+                    state_machine.metric_started(period=cdk.Duration.minutes(5), label="Started"),
+                    state_machine.metric_succeeded(period=cdk.Duration.minutes(5), label="Succeeded"),
+                    state_machine.metric_failed(period=cdk.Duration.minutes(5), label="Failed"),
+                    state_machine.metric_timed_out(period=cdk.Duration.minutes(5), label="Timed out"),
+                ],
+            ),
+        )
+
+    def url(self) -> str:
+        region = cdk.Aws.REGION
+        return (
+            f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#dashboards:name={self.dashboard.dashboard_name}"
+        )

@@ -1,0 +1,59 @@
+"""Deploy-time GPU quota preflight: which training instance type would be used right now."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from stacks.log_retention import retention
+from stacks.settings import WorkshopSettings
+
+
+class QuotaPreflight(Construct):
+    """A custom resource run by `cdk deploy`; it fails the deploy only with requireGpuQuota."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: WorkshopSettings,
+        handler: lambda_.IFunction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        training = settings.training
+        framework_logs = logs.LogGroup(
+            self,
+            "ProviderLogs",
+            retention=retention(settings.log_retention_days),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        # Our own role keeps the managed AWSLambdaBasicExecutionRole policy off the framework function.
+        self.framework_role = framework_role = iam.Role(
+            self, "ProviderRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+        )
+        framework_logs.grant_write(framework_role)
+        self.provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=handler,
+            log_group=framework_logs,
+            framework_on_event_role=framework_role,
+        )
+        self.resource = cdk.CustomResource(
+            self,
+            "Result",
+            service_token=self.provider.service_token,
+            resource_type="Custom::GpuQuotaPreflight",
+            properties={
+                "InstanceTypes": list(training.instance_types),
+                "RequestQuotaIncrease": "true" if training.request_quota_increase else "false",
+                "RequireGpuQuota": "true" if training.require_gpu_quota else "false",
+            },
+        )
+        self.instance_type = self.resource.get_att_string("InstanceType")
+        self.summary = self.resource.get_att_string("Summary")
