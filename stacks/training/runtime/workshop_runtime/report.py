@@ -1,0 +1,175 @@
+"""Report Lambda: the accuracy per epoch and the job's final metrics, saved beside the model.
+
+Lab 2 asked the learner to read `Validation-accuracy` per epoch in the job's log stream; this
+writes that table to `s3://BUCKET/OUTPUT_PREFIX<job>/report.json` and returns it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .training_log import parse_training_log
+
+logger = logging.getLogger(__name__)
+logger.setLevel(logging.INFO)
+
+__all__ = [
+    "LOG_GROUP",
+    "ConfigurationError",
+    "InvalidInputError",
+    "build_report",
+    "handler",
+    "read_job_log",
+    "report",
+]
+
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+# Step Functions caps a state's payload at 256 KB; the full table stays in report.json.
+RETURNED_EPOCHS_MAX = 200
+LOG_EVENTS_PER_CALL = 10000  # the GetLogEvents maximum
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
+
+
+class ConfigurationError(Exception):
+    """The Lambda's environment is missing or malformed (a deployment problem)."""
+
+
+class InvalidInputError(ValueError):
+    """The input does not name a training job."""
+
+
+def read_job_log(logs, job_name: str) -> tuple[list[str], list[str]]:
+    """Messages of the job's first host stream (algo-1-...) and the names of all its streams.
+
+    Each host of a multi-instance job logs the same epochs; one host is the table. No log group or
+    stream yet (a job that failed before starting) gives no lines.
+    """
+    streams: list[str] = []
+    try:
+        paginator = logs.get_paginator("describe_log_streams")
+        for page in paginator.paginate(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{job_name}/"):
+            streams.extend(stream["logStreamName"] for stream in page.get("logStreams", []))
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ResourceNotFoundException":
+            return [], []
+        raise
+    streams.sort()
+    if not streams:
+        return [], []
+
+    lines: list[str] = []
+    token = None
+    while True:
+        arguments = {
+            "logGroupName": LOG_GROUP,
+            "logStreamName": streams[0],
+            "startFromHead": True,
+            "limit": LOG_EVENTS_PER_CALL,
+        }
+        if token:
+            arguments["nextToken"] = token
+        response = logs.get_log_events(**arguments)
+        lines.extend(event["message"] for event in response.get("events", []))
+        # The forward token repeats once the end of the stream is reached.
+        if response.get("nextForwardToken") in (None, token):
+            break
+        token = response["nextForwardToken"]
+    return lines, streams
+
+
+def _seconds(job: Mapping, key: str) -> int | None:
+    value = job.get(key)
+    return int(value) if value is not None else None
+
+
+def _finite(value: object) -> float | None:
+    # NaN is not JSON; a metric the algorithm could not compute is reported as null.
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def build_report(job_name: str, job: Mapping, epochs: list[dict], streams: list[str]) -> dict:
+    resources = job.get("ResourceConfig", {})
+    with_validation = [row for row in epochs if row.get("validation_accuracy") is not None]
+    best = max(with_validation, key=lambda row: row["validation_accuracy"], default=None)
+    report = {
+        "trainingJobName": job_name,
+        "status": job.get("TrainingJobStatus"),
+        "secondaryStatus": job.get("SecondaryStatus"),
+        "instanceType": resources.get("InstanceType"),
+        "instanceCount": resources.get("InstanceCount"),
+        "billableSeconds": _seconds(job, "BillableTimeInSeconds"),
+        "trainingSeconds": _seconds(job, "TrainingTimeInSeconds"),
+        "finalMetrics": {
+            metric["MetricName"]: _finite(metric.get("Value"))
+            for metric in job.get("FinalMetricDataList", [])
+        },
+        "bestEpoch": (
+            {"epoch": best["epoch"], "validation_accuracy": best["validation_accuracy"]} if best else None
+        ),
+        "restarted": bool(epochs) and epochs[0]["run"] > 1,
+        "epochs": epochs,
+        "modelArtifacts": job.get("ModelArtifacts", {}).get("S3ModelArtifacts"),
+        "logStreams": streams,
+    }
+    if job.get("FailureReason"):
+        report["failureReason"] = job["FailureReason"]
+    if not epochs:
+        report["note"] = (
+            f"No epoch lines found in {LOG_GROUP} for this job"
+            + (" (no log stream: the job ended before the algorithm started)" if not streams else "")
+        )
+    return report
+
+
+def report(event: Mapping, environ: Mapping[str, str], *, logs, sagemaker, s3) -> dict:
+    job_name = None
+    if isinstance(event, Mapping):
+        # Also accept the CreateTrainingJob .sync output, which spells it TrainingJobName.
+        job_name = event.get("trainingJobName") or event.get("TrainingJobName")
+    if not isinstance(job_name, str) or not job_name:
+        raise InvalidInputError('The input must name the job: {"trainingJobName": "..."}')
+    bucket = environ.get("BUCKET", "").strip()
+    if not bucket:
+        raise ConfigurationError("Environment variable BUCKET is not set on the Report Lambda")
+    prefix = environ.get("OUTPUT_PREFIX", "")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+
+    job = sagemaker.describe_training_job(TrainingJobName=job_name)
+    lines, streams = read_job_log(logs, job_name)
+    epochs = parse_training_log(lines)
+    full = build_report(job_name, job, epochs, streams)
+    key = f"{prefix}{job_name}/report.json"
+    full["reportUri"] = f"s3://{bucket}/{key}"
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=json.dumps(full, indent=2, allow_nan=False).encode(),
+        ContentType="application/json",
+    )
+    logger.info("Wrote %s: %d epochs, status %s", full["reportUri"], len(epochs), full["status"])
+
+    returned = dict(full)
+    if len(epochs) > RETURNED_EPOCHS_MAX:
+        returned["epochs"] = epochs[-RETURNED_EPOCHS_MAX:]
+        returned["epochsTruncated"] = f"last {RETURNED_EPOCHS_MAX} of {len(epochs)}; all in reportUri"
+    return returned
+
+
+def handler(event, context):
+    session = boto3.session.Session()
+    return report(
+        event,
+        os.environ,
+        logs=session.client("logs", config=_CLIENT_CONFIG),
+        sagemaker=session.client("sagemaker", config=_CLIENT_CONFIG),
+        s3=session.client("s3", config=_CLIENT_CONFIG),
+    )
