@@ -80,9 +80,8 @@ def _orientation(image: Image.Image) -> int:
 
 def _to_8bit(image: Image.Image) -> Image.Image:
     """16-bit and 32-bit integer greys keep their high byte, as OpenCV does for 8-bit reads."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        return image.point(lambda value: value >> 8, "L") if hasattr(image, "point") else image
-    if image.mode == "I":
+    if image.mode.startswith("I"):
+        # point() truncates, so v * (1/256) is exactly v >> 8.
         return image.point(lambda value: value * (1 / 256)).convert("L")
     return image
 

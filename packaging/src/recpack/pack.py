@@ -105,6 +105,8 @@ def _pack_one(entry: ListEntry):
         return None, str(exc), 0, 0
     except MemoryError:
         return None, "out of memory while decoding (image too large)", 0, 0
+    except Exception as exc:  # a decoder bug on one hostile file must not end the whole run
+        return None, f"cannot decode ({type(exc).__name__}: {exc})", 0, 0
 
 
 def _windowed(entries: list[ListEntry], window: threading.Semaphore) -> Iterator[ListEntry]:
