@@ -105,7 +105,7 @@ class TrainingFunctions(Construct):
             statements=[
                 iam.PolicyStatement(
                     sid="FindTrainingLogStreams",
-                    actions=["logs:DescribeLogStreams", "logs:FilterLogEvents"],
+                    actions=["logs:DescribeLogStreams"],
                     resources=[training_log_group_arn],
                 ),
                 iam.PolicyStatement(

@@ -1,0 +1,166 @@
+"""The `workshop` settings: defaults from cdk.json, `-c` overrides and one-line errors naming the setting."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stacks.settings import IMAGE_CLASSIFICATION_ACCOUNTS, SettingsError, load_settings, merged_settings
+
+from .conftest import cdk_json_context, run_cdk
+
+LAB2_HYPERPARAMETERS = {
+    "num_classes": "4",
+    "num_training_samples": "335",
+    "epochs": "15",
+    "checkpoint_frequency": "15",
+    "augmentation_type": "crop",
+    "image_shape": "3,224,224",
+    "learning_rate": "0.1",
+    "lr_scheduler_factor": "0.1",
+    "mini_batch_size": "24",
+    "num_layers": "152",
+    "optimizer": "sgd",
+    "use_pretrained_model": "0",
+}
+
+
+def settings_with(**overrides: str):
+    context = cdk_json_context()
+    context.update({f"workshop.{key}": value for key, value in overrides.items()})
+    return load_settings(context)
+
+
+def error_for(**overrides: str) -> str:
+    with pytest.raises(SettingsError) as raised:
+        settings_with(**overrides)
+    message = str(raised.value)
+    assert "\n" not in message
+    return message
+
+
+def test_defaults_are_the_lab_values():
+    settings = settings_with()
+    assert settings.training.hyperparameters == LAB2_HYPERPARAMETERS
+    assert settings.training.instance_types == (
+        "ml.g4dn.xlarge", "ml.g5.xlarge", "ml.g4dn.2xlarge", "ml.p3.2xlarge", "ml.p2.xlarge",
+    )
+    assert (settings.packaging.train_ratio, settings.packaging.resize, settings.packaging.quality) == (0.75, 256, 95)
+    assert settings.packaging.classes == ()
+    assert vars(settings.prefixes) == {"raw": "raw/", "train": "train/", "validation": "validation/", "output": "output/"}
+    assert settings.accounts == ()
+    assert settings.retain_bucket is False
+    assert (settings.training.request_quota_increase, settings.training.require_gpu_quota) == (False, False)
+
+
+def test_every_default_lives_in_cdk_json():
+    workshop = cdk_json_context()["workshop"]
+    assert set(workshop) == {
+        "stackName", "accounts", "retainBucket", "prefixes", "manifestKey", "noncurrentVersionExpirationDays",
+        "abortIncompleteMultipartUploadDays", "logRetentionDays", "packaging", "training",
+    }
+
+
+def test_dotted_overrides_parse_json_values_and_keep_plain_strings():
+    settings = settings_with(
+        **{
+            "training.hyperparameters.epochs": "25",
+            "training.hyperparameters.checkpoint_frequency": "25",
+            "training.hyperparameters.optimizer": "adam",
+            "packaging.classes": '["0752", "0772"]',
+            "retainBucket": "true",
+            "prefixes.raw": "incoming/",
+        }
+    )
+    assert settings.training.hyperparameters["epochs"] == "25"
+    assert settings.training.hyperparameters["optimizer"] == "adam"
+    assert settings.packaging.classes == ("0752", "0772")
+    assert settings.retain_bucket is True
+    assert settings.prefixes.raw == "incoming/"
+
+
+def test_whole_block_as_json_string_is_accepted():
+    context = cdk_json_context()
+    block = context["workshop"]
+    block["stackName"] = "Birds2"
+    assert merged_settings({"workshop": json.dumps(block)})["stackName"] == "Birds2"
+
+
+def test_accounts_give_environments():
+    settings = settings_with(accounts=json.dumps([{"account": "111111111111", "region": "eu-west-1"}]))
+    assert [(e.account, e.region) for e in settings.accounts] == [("111111111111", "eu-west-1")]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"bucketName": '"x"'}, "workshop.bucketName: unknown setting"),
+        ({"training.gpu": "1"}, "workshop.training.gpu: unknown setting"),
+        ({"prefixes.raw.deeper": "1"}, "workshop.prefixes.raw.deeper: unknown setting"),
+        ({"retainBucket": "yes"}, 'workshop.retainBucket: expected true or false, got string "yes"'),
+        ({"packaging.resize": '"256"'}, "workshop.packaging.resize: expected an integer"),
+        ({"packaging.classes": '"0752"'}, "workshop.packaging.classes: expected a list of strings"),
+        ({"training.instanceTypes": "[]"}, "workshop.training.instanceTypes: must list at least one"),
+        ({"training.instanceTypes": '["g4dn.xlarge"]'}, "workshop.training.instanceTypes[0]: 'g4dn.xlarge' is not"),
+        ({"packaging.resize": "0"}, "workshop.packaging.resize: 0 must be a positive integer"),
+        ({"training.volumeSizeGb": "-5"}, "workshop.training.volumeSizeGb: -5 must be a positive integer"),
+        ({"training.maxRuntimeSeconds": "0"}, "workshop.training.maxRuntimeSeconds: 0 must be a positive"),
+        ({"packaging.trainRatio": "1"}, "workshop.packaging.trainRatio: 1 must be between 0 and 1"),
+        ({"packaging.quality": "101"}, "workshop.packaging.quality: 101 must be between 1 and 100"),
+        ({"logRetentionDays": "10"}, "workshop.logRetentionDays: 10 is not one of"),
+        ({"training.jobNamePrefix": "Birds"}, "workshop.training.jobNamePrefix: 'Birds' must be"),
+        ({"prefixes.train": "raw/train/"}, "workshop.prefixes.raw: 'raw/' overlaps prefixes.train"),
+        ({"prefixes.output": "output"}, "workshop.prefixes.output: 'output' must be a relative key prefix"),
+        ({"manifestKey": "raw/manifest.json"}, "workshop.manifestKey: 'raw/manifest.json' is under prefixes.raw"),
+        ({"accounts": '[{"account": "1234", "region": "eu-west-1"}]'}, "workshop.accounts[0].account: '1234'"),
+        ({"accounts": '[{"account": "111111111111", "region": "mars-1"}]'}, "workshop.accounts[0].region"),
+        (
+            {"accounts": '[{"account": "111111111111", "region": "af-south-1"}]'},
+            "workshop.accounts[0].region: af-south-1 has no image-classification image",
+        ),
+        ({"accounts": '[{"account": "111111111111"}]'}, "workshop.accounts[0].region: expected a string"),
+        ({"accounts": '{"account": "111111111111"}'}, "workshop.accounts: expected a list"),
+    ],
+)
+def test_invalid_settings_name_the_setting(overrides, expected):
+    assert error_for(**overrides).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"training.hyperparameters.num_layers": "17"}, "workshop.training.hyperparameters.num_layers = 17: must be one of 18, 34, 50"),
+        ({"training.hyperparameters.optimizer": "adagrad"}, "workshop.training.hyperparameters.optimizer = 'adagrad': must be one of sgd"),
+        ({"training.hyperparameters.checkpoint_frequency": "16"}, "workshop.training.hyperparameters.checkpoint_frequency = 16: must be no greater than"),
+        ({"training.hyperparameters.image_shape": '"224,224"'}, "workshop.training.hyperparameters.image_shape = '224,224': must be 'channels,height,width'"),
+        ({"training.hyperparameters.mini_batch_size": "0"}, "workshop.training.hyperparameters.mini_batch_size = 0: must be a whole number >= 1"),
+        ({"training.hyperparameters.learning_rate": "1.5"}, "workshop.training.hyperparameters.learning_rate = 1.5: must be a number in [0, 1]"),
+        ({"training.hyperparameters.num_epochs": "3"}, "workshop.training.hyperparameters.num_epochs is not a hyperparameter"),
+    ],
+)
+def test_hyperparameters_are_checked_by_the_runtime_validator(overrides, expected):
+    assert error_for(**overrides).startswith(expected)
+
+
+def test_several_bad_hyperparameters_still_give_one_line():
+    message = error_for(
+        **{"training.hyperparameters.num_layers": "17", "training.hyperparameters.optimizer": "adagrad"}
+    )
+    assert "num_layers" in message and "optimizer" in message
+
+
+def test_image_accounts_cover_the_documented_regions():
+    assert len(IMAGE_CLASSIFICATION_ACCOUNTS) == 16
+    assert IMAGE_CLASSIFICATION_ACCOUNTS["us-east-1"] == "811284229777"
+    assert IMAGE_CLASSIFICATION_ACCOUNTS["eu-west-1"] == "685385470294"
+
+
+def test_cdk_synth_with_a_bad_value_fails_with_one_line_and_no_traceback(tmp_path):
+    result = run_cdk(
+        "synth", "--quiet", "--output", str(tmp_path / "out"),
+        "-c", "workshop.training.hyperparameters.num_layers=17",
+    )
+    assert result.returncode != 0
+    assert "Invalid setting workshop.training.hyperparameters.num_layers = 17: must be one of" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
