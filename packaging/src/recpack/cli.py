@@ -199,6 +199,8 @@ def _im2rec_compat(argv: list[str]) -> list[str]:
     subcommands = {"list", "pack", "verify", "upload", "pipeline", "explore"}
     if not argv or argv[0] in subcommands or argv[0] in ("-h", "--help", "--version"):
         return argv
+    if sum(1 for a in argv if not a.startswith("-")) < 2:
+        return argv  # not PREFIX ROOT: let argparse name the unknown command
     if "--list" in argv:
         return ["list"] + [a for a in argv if a != "--list"]
     return ["pack"] + argv

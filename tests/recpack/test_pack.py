@@ -1,0 +1,155 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+
+from recpack import recordio, synthetic
+from recpack.imaging import PackOptions, output_size
+
+
+@pytest.mark.parametrize("size, options, expected", [
+    ((1200, 800), PackOptions(resize=256), (384, 256)),
+    ((800, 1201), PackOptions(resize=256), (256, 384)),  # floor(256 * 1201 / 800) = 384
+    ((1000, 999), PackOptions(resize=256), (256, 256)),
+    ((100, 50), PackOptions(resize=256), (512, 256)),  # upscaled, as im2rec does
+    ((1200, 800), PackOptions(resize=224, center_crop=True), (224, 224)),
+    ((1200, 800), PackOptions(center_crop=True), (800, 800)),
+    ((640, 480), PackOptions(), (640, 480)),
+])
+def test_output_size_is_im2recs(size, options, expected):
+    assert output_size(*size, options) == expected
+
+
+def read_ids(rec):
+    with recordio.RecordReader(rec) as reader:
+        return [recordio.unpack(payload)[0].id for _, payload in reader]
+
+
+def test_output_bytes_do_not_depend_on_worker_count(birds, tmp_path, recpack):
+    recpack("list", tmp_path / "ds", birds, "--train-ratio", "0.75")
+    digests = set()
+    for workers in (1, 2, 5):
+        recpack("pack", tmp_path / "ds", birds, "--resize", "128", "--workers", str(workers))
+        digests.add(((tmp_path / "ds_train.rec").read_bytes(), (tmp_path / "ds_train.idx").read_bytes(),
+                     (tmp_path / "ds_val.rec").read_bytes()))
+    assert len(digests) == 1
+    order = [int(line.split("\t")[0]) for line in (tmp_path / "ds_train.lst").read_text().splitlines()]
+    assert read_ids(tmp_path / "ds_train.rec") == order
+
+
+@pytest.fixture
+def with_bad_images(tmp_path):
+    root = tmp_path / "images"
+    synthetic.folder_dataset(str(root), per_class=3, classes=["wren"], seed=2, png_share=0)
+    good = root / "wren" / "wren_0000.jpg"
+    data = good.read_bytes()
+    (root / "wren" / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (root / "wren" / "empty.jpg").write_bytes(b"")
+    (root / "wren" / "text.jpg").write_text("not an image")
+    (root / "wren" / "locked.jpg").write_bytes(data)
+    os.chmod(root / "wren" / "locked.jpg", 0)
+    yield root
+    os.chmod(root / "wren" / "locked.jpg", 0o644)
+
+
+def test_bad_images_are_skipped_named_and_tabled(with_bad_images, tmp_path, recpack):
+    root = with_bad_images
+    recpack("list", tmp_path / "ds", root, "--no-shuffle")
+    result = recpack("pack", tmp_path / "ds", root, "--resize", "64", "--workers", "2")
+    reasons = {line.split("\t")[1]: line.split("\t")[2]
+               for line in (tmp_path / "ds.skipped.tsv").read_text().splitlines()[1:]}
+    expected = {"wren/truncated.jpg": "truncated", "wren/empty.jpg": "empty file",
+                "wren/text.jpg": "not an image"}
+    if os.geteuid() != 0:  # root reads mode-0 files
+        expected["wren/locked.jpg"] = "permission denied"
+    for path, reason in expected.items():
+        assert reason in reasons[path]
+        assert f"skipped {path}" in result.stderr
+    assert f"{len(reasons)} skipped" in result.stdout
+    assert len(read_ids(tmp_path / "ds.rec")) == 7 - len(reasons)
+
+
+def test_on_error_fail_stops_and_leaves_no_output(with_bad_images, tmp_path, recpack):
+    recpack("list", tmp_path / "ds", with_bad_images)
+    result = recpack("pack", tmp_path / "ds", with_bad_images, "--on-error", "fail", check=False)
+    assert result.returncode == 1 and "--on-error fail" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["ds.lst", "ds_labels.tsv"]
+
+
+def test_malformed_list_is_rejected_before_packing(birds, tmp_path, recpack):
+    (tmp_path / "ds.lst").write_text("0\t0.000000\t0752/0752_0000.jpg\n1\tzero\t0752/0752_0001.jpg\n")
+    result = recpack("pack", tmp_path / "ds", birds, check=False)
+    assert result.returncode == 1
+    assert f"{tmp_path / 'ds.lst'}:2: label 'zero'" in result.stderr
+    assert not (tmp_path / "ds.rec").exists()
+
+
+def test_one_list_file_or_a_missing_prefix(birds, tmp_path, recpack):
+    recpack("list", tmp_path / "ds", birds, "--train-ratio", "0.5")
+    recpack("pack", tmp_path / "ds_val.lst", birds, "--resize", "32")
+    assert (tmp_path / "ds_val.rec").exists() and not (tmp_path / "ds_train.rec").exists()
+    result = recpack("pack", tmp_path / "nothing", birds, check=False)
+    assert result.returncode == 1 and "no list file matches" in result.stderr
+
+
+def test_pass_through_packs_the_file_bytes(birds, tmp_path, recpack):
+    recpack("list", tmp_path / "ds", birds, "--no-shuffle")
+    recpack("pack", tmp_path / "ds", birds, "--pass-through")
+    first = (tmp_path / "ds.lst").read_text().splitlines()[0].split("\t")[2]
+    with recordio.RecordReader(tmp_path / "ds.rec") as reader:
+        _, payload = next(iter(reader))
+    assert recordio.unpack(payload)[1] == (birds / first).read_bytes()
+
+
+def test_pass_through_still_refuses_truncated_files(with_bad_images, tmp_path, recpack):
+    recpack("list", tmp_path / "ds", with_bad_images)
+    recpack("pack", tmp_path / "ds", with_bad_images, "--pass-through")
+    assert "truncated.jpg" in (tmp_path / "ds.skipped.tsv").read_text()
+
+
+def test_pack_label_writes_every_label_column(birds, tmp_path, recpack):
+    image = sorted((birds / "0752").iterdir())[0].relative_to(birds)
+    (tmp_path / "ml.lst").write_text(f"5\t1.000000\t0.000000\t3.000000\t{image}\n")
+    recpack("pack", tmp_path / "ml", birds, "--pack-label", "--resize", "32")
+    with recordio.RecordReader(tmp_path / "ml.rec") as reader:
+        header, _ = recordio.unpack(next(iter(reader))[1])
+    assert (header.flag, header.label, header.id) == (3, (1.0, 0.0, 3.0), 5)
+    recpack("pack", tmp_path / "ml", birds, "--resize", "32")
+    with recordio.RecordReader(tmp_path / "ml.rec") as reader:
+        header, _ = recordio.unpack(next(iter(reader))[1])
+    assert (header.flag, header.label) == (0, 1.0)
+
+
+def test_decompression_bombs_become_a_skip_reason(tmp_path, recpack):
+    root = tmp_path / "images" / "wren"
+    root.mkdir(parents=True)
+    Image.new("L", (12000, 8000)).save(root / "bomb.png", optimize=True)  # 96 MP > Pillow's 89 MP limit
+    synthetic.save(synthetic.photo(64, 48, 1), str(root / "ok.jpg"))
+    recpack("list", tmp_path / "ds", tmp_path / "images")
+    recpack("pack", tmp_path / "ds", tmp_path / "images", "--resize", "32")
+    assert "decompression bomb" in (tmp_path / "ds.skipped.tsv").read_text()
+
+
+def test_a_killed_run_leaves_no_partial_file_and_the_rerun_cleans_up(tmp_path, recpack):
+    root = tmp_path / "images"
+    synthetic.folder_dataset(str(root), per_class=60, classes=["a", "b"], seed=5, size_range=((900, 1000), (700, 800)))
+    recpack("list", tmp_path / "ds", root)
+    process = subprocess.Popen([sys.executable, "-m", "recpack", "pack", str(tmp_path / "ds"), str(root),
+                                "--resize", "256", "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 30
+    while not list(tmp_path.glob(".ds.rec.recpack-tmp.*")) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.killpg(process.pid, signal.SIGKILL) if False else process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "ds.rec").exists() and not (tmp_path / "ds.idx").exists()
+    assert list(tmp_path.glob(".ds.rec.recpack-tmp.*"))
+    recpack("pack", tmp_path / "ds", root, "--resize", "256")
+    assert not list(tmp_path.glob(".*recpack-tmp*"))
+    first = (tmp_path / "ds.rec").read_bytes()
+    recpack("pack", tmp_path / "ds", root, "--resize", "256", "--workers", "1")
+    assert (tmp_path / "ds.rec").read_bytes() == first
