@@ -49,6 +49,8 @@ _DEFAULT_IMAGE_SHAPE = (3, 224, 224)
 _DEFAULT_NUM_LAYERS = 152
 
 _NUM_LAYERS = (18, 34, 50, 101, 152, 200, 20, 32, 44, 56, 110)
+# CreateTrainingJob limits each HyperParameters value to 2500 characters.
+_API_VALUE_MAX = 2500
 # Only these depths have pretrained ImageNet weights, and only at 224x224.
 _PRETRAINED_NUM_LAYERS = (18, 34, 50, 101, 152, 200)
 _PRETRAINED_IMAGE_SIDES = (224, 224)
@@ -92,6 +94,14 @@ def _format_number(number: float) -> str:
 
 
 def _as_int(value: object) -> int:
+    number = _parse_int(value)
+    # Beyond ~2500 digits str() itself refuses, and the API would refuse the value anyway.
+    if number.bit_length() > 8000:
+        raise _Invalid("is too large")
+    return number
+
+
+def _parse_int(value: object) -> int:
     # bool is an int subclass: `true` for epochs is a mistake, not 1.
     if isinstance(value, bool):
         raise _Invalid("must be a whole number, not true/false")
@@ -121,7 +131,10 @@ def _as_float(value: object) -> float:
     if isinstance(value, bool):
         raise _Invalid("must be a number, not true/false")
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise _Invalid("must be a finite number") from None
     elif isinstance(value, str):
         try:
             number = float(value.strip())
@@ -393,7 +406,10 @@ def _validate(
             )
             continue
         try:
-            normalized[key] = check(value)
+            text = check(value)
+            if len(text) > _API_VALUE_MAX:
+                raise _Invalid(f"is longer than the {_API_VALUE_MAX} characters the API accepts")
+            normalized[key] = text
         except _Invalid as invalid:
             problems.append((key, f"{name_of(key)} = {_describe(value)}: {invalid}"))
 

@@ -169,7 +169,9 @@ def prepare(
     event = event or {}
     if not isinstance(event, Mapping):
         raise InvalidInputError(f"The execution input must be a JSON object, not {type(event).__name__}")
-    overrides = event.get("hyperparameters") or {}
+    overrides = event.get("hyperparameters")
+    if overrides is None:
+        overrides = {}
     if not isinstance(overrides, Mapping):
         raise InvalidInputError(
             "The execution input's hyperparameters must be a JSON object of name to value, "

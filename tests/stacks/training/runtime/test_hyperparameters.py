@@ -214,6 +214,23 @@ def test_dataset_counts_are_required_only_on_request():
     assert "hyperparameters.num_classes is required" in message
 
 
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"learning_rate": 10**400}, "finite"),
+        ({"epochs": 10**3000}, "too large"),
+        ({"epochs": "9" * 5000}, "whole number"),
+        ({"lr_scheduler_step": ",".join(str(n) for n in range(1, 700))}, "2500 characters"),
+    ],
+)
+def test_values_the_api_cannot_take_are_refused_not_crashed_on(params, expected):
+    assert expected in str(rejected(params))
+
+
+def test_non_string_key_is_reported():
+    assert "key 5 that is not a string" in str(rejected({5: 1}))
+
+
 def test_not_a_mapping_is_a_hyperparameter_error():
     assert "must be a mapping" in str(rejected(["epochs", 5]))
 
@@ -268,7 +285,7 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=3),
     max_leaves=8,
 )
-keys = st.sampled_from(sorted(ALGORITHM_HYPERPARAMETERS)) | st.text(max_size=20)
+keys = st.sampled_from(sorted(ALGORITHM_HYPERPARAMETERS)) | st.text(max_size=20) | st.integers()
 
 
 @settings(max_examples=400, deadline=None)

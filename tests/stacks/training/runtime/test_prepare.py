@@ -219,7 +219,9 @@ def test_bad_environment_names_the_variable(s3, changes, expected):
         prepare({}, environment(**changes), s3=s3, servicequotas=None, sagemaker=None, now=NOW)
 
 
-@pytest.mark.parametrize("event", [{"hyperparameters": ["epochs", 5]}, {"hyperparameters": "epochs=5"}, "text"])
+@pytest.mark.parametrize(
+    "event", [{"hyperparameters": ["epochs", 5]}, {"hyperparameters": []}, {"hyperparameters": "epochs=5"}, "text"]
+)
 def test_malformed_execution_input_is_refused(s3, event):
     with pytest.raises(InvalidInputError):
         prepare(event, environment(), s3=s3, servicequotas=None, sagemaker=None, now=NOW)
