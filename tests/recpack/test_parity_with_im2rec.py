@@ -167,3 +167,11 @@ def test_multi_label_records_match_mxnet_pack(tmp_path):
     assert recordio.pack(7.0, 9, b"img") == mx.recordio.pack(mx.recordio.IRHeader(0, 7.0, 9, 0), b"img")
     parsed, body = recordio.unpack(mx.recordio.pack(header, b"img"))
     assert parsed.flag == 3 and parsed.label == (1.0, 2.5, 3.0) and parsed.id == 42 and body == b"img"
+
+
+def test_engine_im2rec_runs_mxnets_tool_with_the_same_arguments(birds, tmp_path, recpack):
+    recpack("list", tmp_path / "ds", birds, "--train-ratio", "0.75")
+    recpack("pack", tmp_path / "ds", birds, "--resize", "64", "--engine", "im2rec", "--workers", "2")
+    shutil.copy(tmp_path / "ds_train.rec", tmp_path / "by_im2rec.rec")
+    recpack("pack", tmp_path / "ds", birds, "--resize", "64")
+    assert_same_images(tmp_path / "ds_train.rec", tmp_path / "by_im2rec.rec")
