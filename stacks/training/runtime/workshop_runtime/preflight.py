@@ -33,10 +33,27 @@ from .quotas import (
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
 
-__all__ = ["PHYSICAL_RESOURCE_ID", "GpuQuotaRequiredError", "PreflightPropertiesError", "handler", "on_event"]
+__all__ = [
+    "IAM_ACTIONS",
+    "PHYSICAL_RESOURCE_ID",
+    "GpuQuotaRequiredError",
+    "PreflightPropertiesError",
+    "handler",
+    "on_event",
+]
 
 # Stable: a new id on Update would make CloudFormation delete the "old" resource.
 PHYSICAL_RESOURCE_ID = "sagemaker-training-gpu-quota-preflight"
+# What the on_event function's role needs (for the CDK grants); Service Quotas has no resource ARNs
+# for these list calls, so they take "*".
+IAM_ACTIONS = (
+    "servicequotas:ListServiceQuotas",
+    "servicequotas:ListAWSDefaultServiceQuotas",
+    "servicequotas:ListRequestedServiceQuotaChangeHistoryByQuota",
+    "servicequotas:RequestServiceQuotaIncrease",
+    "sagemaker:ListTrainingJobs",
+    "sagemaker:DescribeTrainingJob",
+)
 # A custom resource response is capped at 4 KB in all; Data must fit with the rest.
 _SUMMARY_MAX = 2000
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})

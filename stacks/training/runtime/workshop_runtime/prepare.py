@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
 
 __all__ = [
+    "IAM_ACTIONS",
     "ConfigurationError",
     "HyperparameterError",
     "InvalidInputError",
@@ -46,6 +47,13 @@ __all__ = [
 ]
 
 MANIFEST_SCHEMA = 1
+# What the function's role needs besides s3:GetObject on the manifest (for the CDK grants).
+IAM_ACTIONS = (
+    "servicequotas:ListServiceQuotas",
+    "servicequotas:ListAWSDefaultServiceQuotas",
+    "sagemaker:ListTrainingJobs",
+    "sagemaker:DescribeTrainingJob",
+)
 # CreateTrainingJob: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
 _JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _JOB_NAME_MAX = 63

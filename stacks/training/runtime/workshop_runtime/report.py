@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
 
 __all__ = [
+    "IAM_ACTIONS",
     "LOG_GROUP",
     "ConfigurationError",
     "InvalidInputError",
@@ -32,6 +33,13 @@ __all__ = [
 ]
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+# What the function's role needs besides s3:PutObject under OUTPUT_PREFIX (for the CDK grants);
+# the logs actions on the log group LOG_GROUP.
+IAM_ACTIONS = (
+    "logs:DescribeLogStreams",
+    "logs:GetLogEvents",
+    "sagemaker:DescribeTrainingJob",
+)
 # Step Functions caps a state's payload at 256 KB; the full table stays in report.json.
 RETURNED_EPOCHS_MAX = 200
 LOG_EVENTS_PER_CALL = 10000  # the GetLogEvents maximum
