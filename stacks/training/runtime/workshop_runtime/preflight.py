@@ -141,8 +141,17 @@ def on_event(event: Mapping, *, servicequotas, sagemaker, region: str | None = N
     wants_increase = _flag(properties, "RequestQuotaIncrease")
     requires_quota = _flag(properties, "RequireGpuQuota")
 
-    quotas = get_training_quotas(servicequotas, preference)
-    usage = get_training_usage(sagemaker)
+    try:
+        quotas = get_training_quotas(servicequotas, preference)
+        usage = get_training_usage(sagemaker)
+    except ClientError as error:
+        # The check informs; it stops a deployment only when asked to.
+        if requires_quota:
+            raise
+        details = error.response["Error"]
+        summary = f"Could not read SageMaker training quotas: {details.get('Code')}: {details.get('Message')}"
+        logger.warning(summary)
+        return {"PhysicalResourceId": physical_id, "Data": {"InstanceType": "none", "Summary": summary}}
     lines = [describe_quota(quotas[t], usage.get(t, 0)) for t in preference]
     # A job running now does not make the account unable to train: only a quota of 0 does.
     with_quota = [t for t in preference if (quotas[t].value or 0) >= 1]

@@ -1,5 +1,6 @@
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from stacks.training.runtime.workshop_runtime import preflight as preflight_module
 from stacks.training.runtime.workshop_runtime.preflight import (
@@ -101,6 +102,20 @@ def test_require_gpu_quota_fails_the_deploy_after_filing_the_request(aws, quotas
 def test_require_gpu_quota_passes_when_a_type_has_quota(aws, quotas, quota_of):
     quotas.applied(quota_of("ml.g4dn.xlarge", 1), quota_of("ml.g5.xlarge", 0))
     assert run(quotas, event(require="true"))["Data"]["InstanceType"] == "ml.g4dn.xlarge"
+
+
+def test_unreadable_quotas_are_reported_unless_quota_is_required(aws, quotas):
+    for _ in range(2):
+        quotas.stubber.add_client_error(
+            "list_service_quotas", service_error_code="AccessDeniedException", service_message="denied by SCP"
+        )
+    result = run(quotas, event())
+    assert result["Data"] == {
+        "InstanceType": "none",
+        "Summary": "Could not read SageMaker training quotas: AccessDeniedException: denied by SCP",
+    }
+    with pytest.raises(ClientError, match="denied by SCP"):
+        run(quotas, event(require="true"))
 
 
 def test_update_keeps_the_physical_resource_id(aws, quotas, quota_of):
