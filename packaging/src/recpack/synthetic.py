@@ -24,7 +24,29 @@ _CLASS_COLOURS = [(60, 40, 120), (200, 30, 40), (240, 210, 40), (70, 110, 210), 
 
 
 def photo(width: int, height: int, seed: int, colour: Optional[tuple] = None) -> Image.Image:
+    image = _scene(width, height, random.Random(seed), colour or _CLASS_COLOURS[seed % len(_CLASS_COLOURS)])
+    noise = Image.effect_noise((width, height), 24).convert("RGB")
+    return Image.blend(image, noise, 0.06)
+
+
+def large_photo(width: int, height: int, seed: int, colour: Optional[tuple] = None,
+                grain: float = 0.06) -> Image.Image:
+    """A ~1 MP photo-like image in ~35 ms (photo() takes ~125 ms), the same for a seed in any process.
+
+    The scene is drawn at 1/4 size and scaled up; seeded luminance grain (not effect_noise, whose C rand()
+    depends on what the process did before) gives the fine detail that makes a photo's JPEG ~200 KB/MP
+    at quality 90 (grain 0.06).
+    """
     rng = random.Random(seed)
+    small = (max(8, width // 4), max(8, height // 4))
+    scene = _scene(*small, rng, colour or _CLASS_COLOURS[seed % len(_CLASS_COLOURS)])
+    texture = Image.frombytes("L", small, rng.randbytes(small[0] * small[1])).convert("RGB")
+    scene = Image.blend(scene, texture, 0.06).resize((width, height), Image.Resampling.BILINEAR)
+    grain_image = Image.frombytes("L", (width, height), rng.randbytes(width * height)).convert("RGB")
+    return Image.blend(scene, grain_image, grain)
+
+
+def _scene(width: int, height: int, rng: random.Random, body: tuple) -> Image.Image:
     sky = tuple(rng.randrange(80, 230) for _ in range(3))
     ground = tuple(rng.randrange(20, 140) for _ in range(3))
     gradient = Image.linear_gradient("L").resize((width, height))
@@ -36,16 +58,13 @@ def photo(width: int, height: int, seed: int, colour: Optional[tuple] = None) ->
         shade = tuple(max(0, min(255, c + rng.randrange(-60, 60))) for c in ground)
         draw.ellipse((x, y, x + rng.randrange(width // 8, width // 2), y + rng.randrange(height // 16, height // 5)),
                      fill=shade)
-    body = colour or _CLASS_COLOURS[seed % len(_CLASS_COLOURS)]
     cx, cy = rng.randrange(width // 4, 3 * width // 4), rng.randrange(height // 4, 3 * height // 4)
     size = min(width, height) // rng.choice((3, 4, 5))
     draw.ellipse((cx - size, cy - size // 2, cx + size, cy + size // 2), fill=body)
     draw.ellipse((cx + size // 2, cy - size, cx + size + size // 3, cy - size // 3), fill=body)
     draw.polygon([(cx - size, cy), (cx - size - size // 2, cy - size // 3), (cx - size - size // 2, cy + size // 3)],
                  fill=tuple(c // 2 for c in body))
-    image = image.filter(ImageFilter.GaussianBlur(radius=max(1.0, min(width, height) / 300)))
-    noise = Image.effect_noise((width, height), 24).convert("RGB")
-    return Image.blend(image, noise, 0.06)
+    return image.filter(ImageFilter.GaussianBlur(radius=max(1.0, min(width, height) / 300)))
 
 
 def save(image: Image.Image, path: str, quality: int = 90) -> str:
