@@ -11,26 +11,35 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
+from stacks.training.execution_role import training_log_group_arn
+from stacks.training.functions import sagemaker_quotas_arn, training_job_arn
+
 if TYPE_CHECKING:
     from stacks.workshop_stack import WorkshopStack
-
-PARTITION_ARN = "arn:<AWS::Partition>"
-REGIONAL = "<AWS::Region>:<AWS::AccountId>"
 
 
 def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
 
 
-def _ref(construct: IConstruct) -> str:
-    """How cdk-nag prints a reference to a resource: <LogicalId>."""
-    stack = cdk.Stack.of(construct)
-    return f"<{stack.resolve(stack.get_logical_id(construct.node.default_child))}>"
+def _nag_form(scope: IConstruct, value: object) -> str:
+    """A token-bearing string as cdk-nag prints it in a finding: Ref -> <Id>, GetAtt -> <Id.Attr>.
 
+    With a concrete account/region the same ARN is a literal, so findings are computed, not typed.
+    """
+    def render(node: object) -> str:
+        if isinstance(node, str):
+            return node
+        if isinstance(node, dict) and set(node) == {"Ref"}:
+            return f"<{node['Ref']}>"
+        if isinstance(node, dict) and set(node) == {"Fn::GetAtt"}:
+            return f"<{'.'.join(node['Fn::GetAtt'])}>"
+        if isinstance(node, dict) and set(node) == {"Fn::Join"}:
+            separator, parts = node["Fn::Join"]
+            return separator.join(render(part) for part in parts)
+        raise ValueError(f"cannot name a cdk-nag finding for {node!r}")
 
-def _arn(construct: IConstruct) -> str:
-    stack = cdk.Stack.of(construct)
-    return f"<{stack.resolve(stack.get_logical_id(construct.node.default_child))}.Arn>"
+    return render(cdk.Stack.of(scope).resolve(value))
 
 
 def _role_policy(role: iam.IRole) -> IConstruct:
@@ -40,10 +49,17 @@ def _role_policy(role: iam.IRole) -> IConstruct:
 def acknowledge_findings(stack: WorkshopStack) -> None:
     storage, packaging, functions = stack.storage, stack.packaging, stack.functions
     prefixes = storage.prefixes
-    bucket = _arn(storage.bucket)
-    job_prefix = stack.functions.job_name_prefix
-    training_logs = f"{PARTITION_ARN}:logs:{REGIONAL}:log-group:/aws/sagemaker/TrainingJobs"
-    sagemaker_jobs = f"{PARTITION_ARN}:sagemaker:{REGIONAL}:training-job"
+    job_prefix = stack.settings.training.job_name_prefix
+
+    def iam5(resource: str) -> str:
+        return f"AwsSolutions-IAM5[Resource::{_nag_form(stack, resource)}]"
+
+    def objects(prefix: str) -> str:
+        return iam5(storage.objects_arn(prefix))
+
+    training_logs = training_log_group_arn(stack)
+    any_job = iam5(training_job_arn(stack, "*"))
+    own_jobs = iam5(training_job_arn(stack, f"{job_prefix}*"))
 
     # Bucket
     acknowledge(
@@ -64,42 +80,45 @@ def acknowledge_findings(stack: WorkshopStack) -> None:
     )
 
     # Packaging build
-    project_role = _role_policy(packaging.project.role)
-    project = _ref(packaging.project)
+    project = packaging.project
+    project_policy = _role_policy(project.role)
     for action in ("s3:GetBucket*", "s3:GetObject*", "s3:List*"):
         acknowledge(
-            project_role,
+            project_policy,
             f"AwsSolutions-IAM5[Action::{action}]",
             f"CDK's grant for CodeBuild to fetch its source: {action} is limited to the CDK asset bucket "
             "and the packaging/ asset's object key.",
         )
+    codebuild_logs = stack.format_arn(
+        service="logs", resource="log-group", resource_name=f"/aws/codebuild/{project.project_name}",
+        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+    )
     acknowledge(
-        project_role,
-        f"AwsSolutions-IAM5[Resource::{PARTITION_ARN}:logs:{REGIONAL}:log-group:/aws/codebuild/{project}:*]",
+        project_policy,
+        iam5(f"{codebuild_logs}:*"),
         "CodeBuild's default log group of this project only; stream names are generated per build.",
     )
     acknowledge(
-        project_role,
-        f"AwsSolutions-IAM5[Resource::{PARTITION_ARN}:codebuild:{REGIONAL}:report-group/{project}-*]",
+        project_policy,
+        iam5(stack.format_arn(service="codebuild", resource="report-group", resource_name=f"{project.project_name}-*")),
         "CDK's default test-report permission, limited to report groups named after this project.",
     )
     acknowledge(
-        packaging.project,
+        project,
         "AwsSolutions-CB4",
         "The build publishes no artifacts; its source asset, logs and the bucket use AWS-managed encryption, "
         "and a customer managed KMS key would add a monthly cost to each short-lived workshop account "
         "without protecting anything more sensitive than the workshop's bird photos.",
     )
-    bucket_access = packaging.bucket_access
     acknowledge(
-        bucket_access,
-        f"AwsSolutions-IAM5[Resource::{bucket}/{prefixes.raw}*]",
+        packaging.bucket_access,
+        objects(prefixes.raw),
         f"recpack reads the archive the instructor uploaded under {prefixes.raw}; its name is not known at deploy time.",
     )
     for prefix in (prefixes.train, prefixes.validation):
         acknowledge(
-            bucket_access,
-            f"AwsSolutions-IAM5[Resource::{bucket}/{prefix}*]",
+            packaging.bucket_access,
+            objects(prefix),
             f"recpack upload replaces the .rec files under {prefix} (names follow the archive) and deletes "
             "stale ones, so SageMaker finds exactly one file per channel.",
         )
@@ -109,17 +128,17 @@ def acknowledge_findings(stack: WorkshopStack) -> None:
     for prefix in (prefixes.train, prefixes.validation):
         acknowledge(
             execution_policy,
-            f"AwsSolutions-IAM5[Resource::{bucket}/{prefix}*]",
+            objects(prefix),
             f"SageMaker reads every object of the S3Prefix channel {prefix}; read only, this prefix only.",
         )
     acknowledge(
         execution_policy,
-        f"AwsSolutions-IAM5[Resource::{bucket}/{prefixes.output}*]",
+        objects(prefixes.output),
         f"SageMaker writes {prefixes.output}<job>/output/model.tar.gz; job names are generated per run.",
     )
     acknowledge(
         execution_policy,
-        f"AwsSolutions-IAM5[Resource::{training_logs}:log-stream:*]",
+        iam5(f"{training_logs}:log-stream:*"),
         "SageMaker names the training log streams <job>/algo-1-<timestamp> inside its fixed log group.",
     )
     acknowledge(
@@ -147,31 +166,31 @@ def acknowledge_findings(stack: WorkshopStack) -> None:
         )
         acknowledge(
             _role_policy(role),
-            f"AwsSolutions-IAM5[Resource::{sagemaker_jobs}/*]",
+            any_job,
             "Running training jobs of any name use the account's instance quota, so the quota check "
             "describes them all (read-only).",
         )
     if stack.settings.training.request_quota_increase:
         acknowledge(
             _role_policy(functions.preflight.role),
-            f"AwsSolutions-IAM5[Resource::{PARTITION_ARN}:servicequotas:{REGIONAL}:sagemaker/*]",
+            iam5(sagemaker_quotas_arn(stack)),
             "The quota code of each SageMaker instance type is looked up by name at run time; the request "
             "is limited to SageMaker quotas and enabled by requestQuotaIncrease.",
         )
     report_policy = _role_policy(functions.report.role)
     acknowledge(
         report_policy,
-        f"AwsSolutions-IAM5[Resource::{bucket}/{prefixes.output}*]",
+        objects(prefixes.output),
         f"The report is written to {prefixes.output}<job>/report.json for a job named at run time.",
     )
     acknowledge(
         report_policy,
-        f"AwsSolutions-IAM5[Resource::{training_logs}:log-stream:{job_prefix}*]",
+        iam5(f"{training_logs}:log-stream:{job_prefix}*"),
         "Reads the log streams of this stack's training jobs only (their names start with the job prefix).",
     )
     acknowledge(
         report_policy,
-        f"AwsSolutions-IAM5[Resource::{sagemaker_jobs}/{job_prefix}*]",
+        own_jobs,
         "Describes this stack's training jobs only (their names start with the job prefix).",
     )
 
@@ -180,22 +199,23 @@ def acknowledge_findings(stack: WorkshopStack) -> None:
     acknowledge(
         state_machine_policy,
         "AwsSolutions-IAM5[Resource::*]",
-        "X-Ray tracing of the state machine: xray:PutTraceSegments, PutTelemetryRecords and the sampling "
-        "reads support no resource-level permissions.",
+        "CDK's grants for execution logging and X-Ray tracing: the CloudWatch Logs delivery actions "
+        "(logs:*LogDelivery*, PutResourcePolicy, Describe*) and xray:PutTraceSegments, PutTelemetryRecords "
+        "and GetSampling* support no resource-level permissions.",
     )
     for function in (functions.prepare, functions.report):
         acknowledge(
             state_machine_policy,
-            f"AwsSolutions-IAM5[Resource::{_arn(function)}:*]",
+            iam5(f"{function.function_arn}:*"),
             "CDK's LambdaInvoke grant: versions and aliases of this one function.",
         )
     acknowledge(
         state_machine_policy,
-        f"AwsSolutions-IAM5[Resource::{sagemaker_jobs}/{job_prefix}*]",
+        own_jobs,
         "Creates, waits for and stops only jobs named with this stack's job prefix plus a run timestamp.",
     )
     acknowledge(
         _role_policy(stack.preflight.framework_role),
-        f"AwsSolutions-IAM5[Resource::{_arn(functions.preflight)}:*]",
+        iam5(f"{functions.preflight.function_arn}:*"),
         "The custom-resource provider invokes only the preflight function (any version).",
     )

@@ -81,7 +81,7 @@ class WorkshopStack(cdk.Stack):
             ),
             "StartTrainingCommand": (
                 f"aws stepfunctions start-execution --state-machine-arn {state_machine_arn} --region {region} "
-                """--input '{"hyperparameters": {"epochs": 15}}'""",
+                """--input '{"hyperparameters": {"epochs": 25, "checkpoint_frequency": 25}}'""",
                 "Starts a training run; hyperparameters in the input override the defaults",
             ),
         }

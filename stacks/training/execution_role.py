@@ -14,6 +14,14 @@ TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 
 
+def training_log_group_arn(scope: Construct) -> str:
+    """SageMaker's fixed log group for training jobs (it creates it on first use)."""
+    return cdk.Stack.of(scope).format_arn(
+        service="logs", resource="log-group", resource_name=TRAINING_LOG_GROUP,
+        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
 class TrainingExecutionRole(Construct):
     def __init__(
         self,
@@ -26,11 +34,7 @@ class TrainingExecutionRole(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         prefixes = settings.prefixes
-        stack = cdk.Stack.of(self)
-        log_group_arn = stack.format_arn(
-            service="logs", resource="log-group", resource_name=TRAINING_LOG_GROUP,
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
+        log_group_arn = training_log_group_arn(self)
         self.role = iam.Role(
             self,
             "Role",

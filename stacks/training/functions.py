@@ -18,7 +18,7 @@ from constructs import Construct
 from stacks.log_retention import retention
 from stacks.settings import WorkshopSettings
 from stacks.storage import WorkshopBucket
-from stacks.training.execution_role import TRAINING_LOG_GROUP
+from stacks.training.execution_role import training_log_group_arn
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -26,6 +26,11 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 
 def training_job_arn(scope: Construct, name_pattern: str) -> str:
     return cdk.Stack.of(scope).format_arn(service="sagemaker", resource="training-job", resource_name=name_pattern)
+
+
+def sagemaker_quotas_arn(scope: Construct) -> str:
+    """Every SageMaker quota: quota codes per instance type are only known at run time."""
+    return cdk.Stack.of(scope).format_arn(service="servicequotas", resource="sagemaker", resource_name="*")
 
 
 class TrainingFunctions(Construct):
@@ -39,9 +44,7 @@ class TrainingFunctions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
-        self.job_name_prefix = settings.training.job_name_prefix
         training = settings.training
-        stack = cdk.Stack.of(self)
         # One asset for all three handlers; tests and caches stay out of the zip.
         code = lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["**/__pycache__", "**/*.pyc"])
         instance_types = json.dumps(list(training.instance_types))
@@ -88,10 +91,7 @@ class TrainingFunctions(Construct):
             ],
         )
 
-        training_log_group_arn = stack.format_arn(
-            service="logs", resource="log-group", resource_name=TRAINING_LOG_GROUP,
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
+        training_logs = training_log_group_arn(self)
         self.report = self._function(
             "Report",
             handler="workshop_runtime.report.handler",
@@ -106,12 +106,12 @@ class TrainingFunctions(Construct):
                 iam.PolicyStatement(
                     sid="FindTrainingLogStreams",
                     actions=["logs:DescribeLogStreams"],
-                    resources=[training_log_group_arn],
+                    resources=[training_logs],
                 ),
                 iam.PolicyStatement(
                     sid="ReadTrainingLogs",
                     actions=["logs:GetLogEvents"],
-                    resources=[f"{training_log_group_arn}:log-stream:{training.job_name_prefix}*"],
+                    resources=[f"{training_logs}:log-stream:{training.job_name_prefix}*"],
                 ),
                 iam.PolicyStatement(
                     sid="DescribeOwnTrainingJobs",
@@ -138,7 +138,7 @@ class TrainingFunctions(Construct):
                 iam.PolicyStatement(
                     sid="RequestSageMakerQuotaIncrease",
                     actions=["servicequotas:RequestServiceQuotaIncrease"],
-                    resources=[stack.format_arn(service="servicequotas", resource="sagemaker", resource_name="*")],
+                    resources=[sagemaker_quotas_arn(self)],
                 ),
             ]
         self.preflight = self._function(
