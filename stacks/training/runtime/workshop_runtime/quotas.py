@@ -38,6 +38,7 @@ SERVICE_CODE = "sagemaker"
 # Used only when the listings do not name the quota (e.g. no permission to list defaults).
 KNOWN_TRAINING_QUOTA_CODES = {"ml.g4dn.xlarge": "L-3F53BF0F"}
 OPEN_REQUEST_STATUSES = frozenset({"PENDING", "CASE_OPENED"})
+_PAGE_SIZE = 100  # MaxResults upper bound of the Service Quotas list calls
 
 
 @dataclass(frozen=True)
@@ -166,11 +167,13 @@ def get_training_quotas(servicequotas, instance_types: Iterable[str]) -> dict[st
     """
     wanted = {training_quota_name(t): normalize_instance_type(t) for t in instance_types}
     found: dict[str, InstanceQuota] = {}
+    # SageMaker has over a thousand quotas: the largest pages keep the Prepare Lambda quick.
+    pages = {"ServiceCode": SERVICE_CODE, "PaginationConfig": {"PageSize": _PAGE_SIZE}}
     paginator = servicequotas.get_paginator("list_service_quotas")
-    _collect(paginator.paginate(ServiceCode=SERVICE_CODE), wanted, "applied", found)
+    _collect(paginator.paginate(**pages), wanted, "applied", found)
     if len(found) < len(wanted):
         paginator = servicequotas.get_paginator("list_aws_default_service_quotas")
-        _collect(paginator.paginate(ServiceCode=SERVICE_CODE), wanted, "default", found)
+        _collect(paginator.paginate(**pages), wanted, "default", found)
     for instance_type in wanted.values():
         if instance_type not in found:
             found[instance_type] = InstanceQuota(

@@ -56,7 +56,7 @@ class QuotaStub:
         self.stubber.activate()
 
     def applied(self, *quotas, next_token=None, token=None):
-        params = {"ServiceCode": "sagemaker"}
+        params = {"ServiceCode": "sagemaker", "MaxResults": 100}
         if token:
             params["NextToken"] = token
         response = {"Quotas": list(quotas)}
@@ -66,7 +66,9 @@ class QuotaStub:
 
     def defaults(self, *quotas):
         self.stubber.add_response(
-            "list_aws_default_service_quotas", {"Quotas": list(quotas)}, {"ServiceCode": "sagemaker"}
+            "list_aws_default_service_quotas",
+            {"Quotas": list(quotas)},
+            {"ServiceCode": "sagemaker", "MaxResults": 100},
         )
 
     def history(self, quota_code, *statuses):
