@@ -191,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .cloud_cli import add_cloud_commands
 
     add_cloud_commands(commands)
+    from .explore_cli import add_explore_command; add_explore_command(commands)
     return parser
 
 
