@@ -59,7 +59,8 @@ def _client(service: str, args):
     try:
         return boto3.session.Session(region_name=args.region).client(service, endpoint_url=args.endpoint_url)
     except NoRegionError:
-        raise ResultsError("no AWS region: pass --region or set AWS_REGION") from None
+        raise ResultsError("no AWS region: pass --region, or set AWS_DEFAULT_REGION or a region in "
+                           "~/.aws/config") from None
 
 
 def _aws_errors(what: str):
@@ -250,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a training job name (log read from CloudWatch Logs), a report.json from the Report "
                              "step (path or s3://BUCKET/KEY), or a saved log file")
     parser.add_argument("--out", metavar="PLOT.png", help="where to write the plot (default: JOB-accuracy.png)")
-    parser.add_argument("--region", help="AWS region of the job (default: the AWS configuration's)")
+    # boto3 reads AWS_DEFAULT_REGION; AWS_REGION is what Lambda and CloudShell set.
+    parser.add_argument("--region", default=os.environ.get("AWS_REGION") or None,
+                        help="AWS region of the job (default: $AWS_REGION, else the AWS configuration's)")
     parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL") or None,
                         help="AWS endpoint, e.g. a local emulator (default: $AWS_ENDPOINT_URL or AWS)")
     return parser

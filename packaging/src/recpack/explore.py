@@ -294,7 +294,7 @@ def plot_image_sizes(exploration: Exploration, pyplot):
         axes.axvline(limit, color=_FLAG_COLOUR, linestyle="--", label=f"training shape {limit} px")
         axes.set_xlabel(f"{name} (px)")
         axes.set_title(f"{name}: {_range(values)} px, {len(below)} below {limit}", fontsize=10)
-        axes.legend(fontsize=8)
+        axes.legend(fontsize=8, loc="best")
     panels[0].set_ylabel("images")
     panels[2].hist(ratios, bins="auto", color=_OK_COLOUR)
     panels[2].axvline(1.0, color="grey", linestyle=":", label="square")

@@ -103,7 +103,8 @@ def assert_png(path):
         assert image.size == (800, 450)
 
 
-def test_complete_job_from_cloudwatch_prints_the_table_and_writes_the_plot(aws, capsys, tmp_path):
+def test_complete_job_from_cloudwatch_prints_the_table_and_writes_the_plot(aws, capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("AWS_DEFAULT_REGION")  # AWS_REGION alone (Lambda, CloudShell) is enough
     put_job(aws, COMPLETE)
     code, out, err = run(capsys, JOB, "--out", tmp_path / "plot.png")
     assert (code, err) == (0, "")
@@ -208,7 +209,8 @@ def test_missing_region_and_credentials_are_one_line_errors(capsys, monkeypatch,
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    assert run(capsys, JOB)[2] == "results: error: no AWS region: pass --region or set AWS_REGION\n"
+    assert run(capsys, JOB)[2] == ("results: error: no AWS region: pass --region, or set AWS_DEFAULT_REGION or a "
+                                   "region in ~/.aws/config\n")
     code, _, err = run(capsys, JOB, "--region", REGION, "--endpoint-url", "http://127.0.0.1:9")
     assert code == 1 and err == f"results: error: training job {JOB}: Unable to locate credentials\n"
 
