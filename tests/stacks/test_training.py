@@ -281,3 +281,26 @@ def test_environment_specific_stacks_use_the_literal_image(multi_account_app):
         image = definition["States"]["CreateTrainingJob"]["Parameters"]["AlgorithmSpecification"]["TrainingImage"]
         expected = {"eu-west-1": "685385470294", "us-west-2": "433757028032"}[stack.environment.region]
         assert re.fullmatch(rf"{expected}\.dkr\.ecr\.{stack.environment.region}\.<AWS::URLSuffix>/image-classification:1", image)
+
+
+def role_actions(template, policy_logical_prefix):
+    return {
+        action
+        for statement in policy_statements(template, policy_logical_prefix)
+        for action in as_list(statement["Action"])
+    }
+
+
+def test_each_function_may_call_what_its_handler_declares(template):
+    from stacks.training.runtime.workshop_runtime import preflight, prepare, report
+
+    assert set(prepare.IAM_ACTIONS) <= role_actions(template, "TrainingFunctionsPrepareRoleDefaultPolicy")
+    assert set(report.IAM_ACTIONS) <= role_actions(template, "TrainingFunctionsReportRoleDefaultPolicy")
+    # Filing (and finding open) increase requests is granted only with requestQuotaIncrease.
+    request_actions = {
+        "servicequotas:RequestServiceQuotaIncrease",
+        "servicequotas:ListRequestedServiceQuotaChangeHistoryByQuota",
+    }
+    assert set(preflight.IAM_ACTIONS) - request_actions <= role_actions(
+        template, "TrainingFunctionsPreflightRoleDefaultPolicy"
+    )
