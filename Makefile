@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # The CDK CLI must find the virtualenv's python for `app` in cdk.json.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup test synth diff deploy destroy bootstrap results
+.PHONY: help setup demo test synth diff deploy destroy bootstrap results
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt packaging/pyproject.to
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+demo: setup ## Run the workshop pipeline end to end on a local AWS emulator (no AWS account)
+	$(PYTHON) -m demo
 
 test: setup ## Run every test (what CI runs)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
