@@ -18,6 +18,8 @@ import math
 import os
 import re
 import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from stacks.training.runtime.workshop_runtime.report import LOG_GROUP, read_job_log
@@ -32,9 +34,12 @@ class ResultsError(Exception):
     """A mistake the user can fix, printed as one line."""
 
 
+@dataclass
 class Results:
-    def __init__(self, job_name: str, epochs: list[dict], source: str, status: Optional[str] = None):
-        self.job_name, self.epochs, self.source, self.status = job_name, epochs, source, status
+    job_name: str
+    epochs: list[dict]  # rows of parse_training_log
+    source: str
+    status: Optional[str] = None
 
     @property
     def best(self) -> Optional[dict]:
@@ -63,23 +68,18 @@ def _client(service: str, args):
                            "~/.aws/config") from None
 
 
+@contextmanager
 def _aws_errors(what: str):
     """One-line messages for the AWS failures a user can fix (credentials, network, permissions)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    class Translate:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, kind, error, traceback):
-            if isinstance(error, ClientError):
-                details = error.response.get("Error", {})
-                raise ResultsError(f"{what}: {details.get('Code')}: {details.get('Message')}") from None
-            if isinstance(error, BotoCoreError):
-                raise ResultsError(f"{what}: {error}") from None
-            return False
-
-    return Translate()
+    try:
+        yield
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        raise ResultsError(f"{what}: {details.get('Code')}: {details.get('Message')}") from None
+    except BotoCoreError as error:
+        raise ResultsError(f"{what}: {error}") from None
 
 
 def from_job(job_name: str, args) -> Results:

@@ -169,6 +169,16 @@ def test_a_log_saved_from_the_console(capsys, tmp_path):
     assert_png(tmp_path / "lab2.png")
 
 
+def test_make_results_target(tmp_path):
+    (tmp_path / "lab2.log").write_text("\n".join(COMPLETE) + "\n")
+    completed = subprocess.run(  # -o setup: the environment is already built
+        ["make", "--no-print-directory", "-o", "setup", "results", f"JOB={tmp_path / 'lab2.log'}",
+         f"OUT={tmp_path / 'make.png'}"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert COMPLETE_TABLE[1] in completed.stdout
+    assert_png(tmp_path / "make.png")
+
+
 def test_the_command_uses_the_report_steps_parser_and_log_reader():
     assert results.parse_training_log is training_log.parse_training_log
     assert results.read_job_log is report.read_job_log
