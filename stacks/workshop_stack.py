@@ -50,7 +50,11 @@ class WorkshopStack(cdk.Stack):
         )
         self.preflight = QuotaPreflight(self, "QuotaPreflight", settings=settings, handler=self.functions.preflight)
         self.dashboard = TrainingDashboard(
-            self, "Dashboard", build_project=self.packaging.project, state_machine=self.training.state_machine
+            self,
+            "Dashboard",
+            build_project=self.packaging.project,
+            build_trigger=self.packaging.rule,
+            state_machine=self.training.state_machine,
         )
 
         bucket_name = self.storage.bucket.bucket_name

@@ -108,7 +108,8 @@ class PackagingBuild(Construct):
                     },
                 }
             ),
-            # A second upload waits (EventBridge retries) instead of racing on train/ and validation/.
+            # Two builds would race on train/ and validation/. CodeBuild refuses (HTTP 400) a start
+            # while one runs, and EventBridge does not retry 4xx: the dashboard counts those triggers.
             concurrent_build_limit=1,
             timeout=cdk.Duration.minutes(settings.packaging.build_timeout_minutes),
             logging=codebuild.LoggingOptions(
@@ -144,7 +145,7 @@ class PackagingBuild(Construct):
                         ]
                     }
                 ),
-                # StartBuild is throttled while a build runs; keep retrying for the workshop day.
+                # Throttling and service errors (429/5xx) are retried for up to a day.
                 retry_attempts=185,
                 max_event_age=cdk.Duration.hours(24),
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_events as events
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -25,6 +26,7 @@ class TrainingDashboard(Construct):
         construct_id: str,
         *,
         build_project: codebuild.IProject,
+        build_trigger: events.IRule,
         state_machine: sfn.StateMachine,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -61,6 +63,15 @@ class TrainingDashboard(Construct):
                 left=[
                     build_project.metric_succeeded_builds(period=cdk.Duration.minutes(5), label="Succeeded"),
                     build_project.metric_failed_builds(period=cdk.Duration.minutes(5), label="Failed"),
+                    # An upload while a build runs is refused and not retried: start it again by hand.
+                    cw.Metric(
+                        namespace="AWS/Events",
+                        metric_name="FailedInvocations",
+                        dimensions_map={"RuleName": build_trigger.rule_name},
+                        statistic=cw.Stats.SUM,
+                        period=cdk.Duration.minutes(5),
+                        label="Upload not started (build busy or failing)",
+                    ),
                 ],
             ),
             cw.GraphWidget(

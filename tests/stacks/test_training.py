@@ -268,6 +268,12 @@ def test_dashboard_searches_accuracy_across_jobs_and_shows_runs(template):
         "SEARCH('{/aws/sagemaker/TrainingJobs,Host} MetricName=\"validation:accuracy\"', 'Maximum', 60)",
         "SEARCH('{/aws/sagemaker/TrainingJobs,Host} MetricName=\"train:accuracy\"', 'Maximum', 60)",
     ]
+    build_metrics = [metric[:4] for metric in body["widgets"][3]["properties"]["metrics"]]
+    assert build_metrics == [
+        ["AWS/CodeBuild", "SucceededBuilds", "ProjectName", "<PackagingBuildProject589A4C3B>"],
+        ["AWS/CodeBuild", "FailedBuilds", "ProjectName", "<PackagingBuildProject589A4C3B>"],
+        ["AWS/Events", "FailedInvocations", "RuleName", "<PackagingBuildRawArchiveUploadedFD560D91>"],
+    ]
     run_metrics = {metric[1] for metric in body["widgets"][4]["properties"]["metrics"]}
     assert run_metrics == {"ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut"}
 
