@@ -1,4 +1,3 @@
-import os
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -167,7 +166,8 @@ def test_rerun_replaces_the_earlier_thumbnails(folder_dataset, tmp_path):
 
 @pytest.mark.parametrize("arguments, message", [
     (["explore", "{tmp}/nowhere"], "recpack: error: ROOT '{tmp}/nowhere' does not exist"),
-    (["explore", "{root}", "--out", "{tmp}/file.txt"], "recpack: error: --out '{tmp}/file.txt' exists and is not a folder"),
+    (["explore", "{root}", "--out", "{tmp}/file.txt"],
+     "recpack: error: --out '{tmp}/file.txt' exists and is not a folder"),
 ])
 def test_user_mistakes_are_one_line_errors(folder_dataset, tmp_path, capsys, arguments, message):
     (tmp_path / "file.txt").write_text("not a folder")
