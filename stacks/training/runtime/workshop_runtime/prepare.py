@@ -110,11 +110,18 @@ def make_job_name(prefix: str, now: datetime, suffix: str | None = None) -> str:
     return f"{cleaned}-{now:%Y%m%d-%H%M%S}-{suffix}"
 
 
-def _check_job_name(sagemaker, name: object) -> str:
+def _check_job_name(sagemaker, name: object, prefix: str) -> str:
     if not isinstance(name, str) or not _JOB_NAME.fullmatch(name):
         raise InvalidInputError(
             f"trainingJobName {name!r} is not a valid SageMaker training job name: 1 to 63 "
             "letters, digits and hyphens, starting and ending with a letter or digit"
+        )
+    # The state machine and Report roles may only touch jobs named <prefix>*: refuse others now,
+    # not with AccessDenied after the GPU time is spent.
+    if not name.startswith(prefix):
+        raise InvalidInputError(
+            f"trainingJobName {name!r} must start with {prefix!r} (JOB_NAME_PREFIX, the stack's "
+            "training.jobNamePrefix setting): the stack's roles are scoped to those jobs"
         )
     try:
         sagemaker.describe_training_job(TrainingJobName=name)
@@ -199,7 +206,7 @@ def prepare(
     preference = [normalize_instance_type(t) for t in instance_types]
 
     if event.get("trainingJobName"):
-        job_name = _check_job_name(sagemaker, event["trainingJobName"])
+        job_name = _check_job_name(sagemaker, event["trainingJobName"], prefix)
     else:
         job_name = make_job_name(prefix, now or datetime.now(timezone.utc))
 

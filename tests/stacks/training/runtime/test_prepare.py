@@ -119,7 +119,13 @@ def test_execution_input_overrides_and_the_manifest_counts_win_over_defaults(s3,
 
 def test_given_job_name_is_used(with_manifest, quotas, quota_of):
     quotas.applied(quota_of("ml.g4dn.xlarge", 1), quota_of("ml.g5.xlarge", 1))
-    assert run({"trainingJobName": "my-birds-1"}, with_manifest, quotas)["trainingJobName"] == "my-birds-1"
+    assert run({"trainingJobName": "birds-my-run-1"}, with_manifest, quotas)["trainingJobName"] == "birds-my-run-1"
+
+
+def test_job_name_outside_the_roles_prefix_is_refused(s3):
+    with pytest.raises(InvalidInputError, match="must start with 'birds'"):
+        prepare({"trainingJobName": "my-run-1"}, environment(), s3=s3, servicequotas=None,
+                sagemaker=boto3.client("sagemaker"))
 
 
 @pytest.mark.parametrize("name", ["-starts-with-hyphen", "has_underscore", "x" * 64, 42])
@@ -131,15 +137,15 @@ def test_invalid_job_name_is_refused(s3, name):
 def test_existing_job_name_is_refused(s3):
     sagemaker = boto3.client("sagemaker")
     sagemaker.create_training_job(
-        TrainingJobName="taken",
+        TrainingJobName="birds-taken",
         AlgorithmSpecification={"TrainingImage": "image-classification:1", "TrainingInputMode": "File"},
         RoleArn="arn:aws:iam::123456789012:role/training",
         OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/output"},
         ResourceConfig={"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
         StoppingCondition={"MaxRuntimeInSeconds": 1800},
     )
-    with pytest.raises(TrainingJobExistsError, match="'taken' already exists"):
-        prepare({"trainingJobName": "taken"}, environment(), s3=s3, servicequotas=None, sagemaker=sagemaker)
+    with pytest.raises(TrainingJobExistsError, match="'birds-taken' already exists"):
+        prepare({"trainingJobName": "birds-taken"}, environment(), s3=s3, servicequotas=None, sagemaker=sagemaker)
 
 
 def test_missing_manifest_tells_to_upload_images_or_run_the_packaging_build(s3):
