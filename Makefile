@@ -36,20 +36,20 @@ demo: setup ## Run the workshop pipeline end to end on a local AWS emulator (no 
 test: setup ## Run every test (what CI runs)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
-synth: setup ## Synthesize the stacks into cdk.out/ (offline, no credentials needed)
-	$(CDK) synth --quiet
+synth: setup ## Synthesize the stacks into cdk.out/ (offline, no credentials; CDK_ARGS="-c ..." for overrides)
+	$(CDK) synth --quiet $(CDK_ARGS)
 
 diff: setup ## Compare the stacks with what is deployed
-	$(CDK) diff
+	$(CDK) diff $(CDK_ARGS)
 
 deploy: setup ## Deploy every stack (one per configured account/region)
-	$(CDK) deploy --all
+	$(CDK) deploy --all $(CDK_ARGS)
 
 destroy: setup ## Delete every stack, and the bucket unless retainBucket is set
-	$(CDK) destroy --all
+	$(CDK) destroy --all $(CDK_ARGS)
 
 bootstrap: setup ## Bootstrap CDK in the target account(s)
-	$(CDK) bootstrap
+	$(CDK) bootstrap $(CDK_ARGS)
 
 results: setup ## Accuracy by epoch of a training job: make results JOB=<job name or report.json> [OUT=plot.png]
 	$(PYTHON) -m stacks.training.results "$(JOB)" $(if $(OUT),--out "$(OUT)") $(ARGS)
