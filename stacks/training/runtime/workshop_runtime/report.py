@@ -54,11 +54,19 @@ class InvalidInputError(ValueError):
     """The input does not name a training job."""
 
 
-def read_job_log(logs, job_name: str) -> tuple[list[str], list[str]]:
-    """Messages of the job's first host stream (algo-1-...) and the names of all its streams.
+def _stream_start(stream: str) -> tuple[int, str]:
+    # SageMaker names streams <job>/algo-<host>-<container start, epoch seconds>.
+    suffix = stream.rsplit("-", 1)[-1]
+    return (int(suffix) if suffix.isdigit() else 0, stream)
 
-    Each host of a multi-instance job logs the same epochs; one host is the table. No log group or
-    stream yet (a job that failed before starting) gives no lines.
+
+def read_job_log(logs, job_name: str) -> tuple[list[str], list[str]]:
+    """Messages of the job's first host (algo-1) and the names of all its streams.
+
+    Each host of a multi-instance job logs the same epochs; one host is the table. A restarted
+    container (spot interruption) starts a new stream for the same host: its streams are read
+    oldest first, so the parser sees the restart and keeps the last run. No log group or stream
+    yet (a job that failed before starting) gives no lines.
     """
     streams: list[str] = []
     try:
@@ -72,13 +80,20 @@ def read_job_log(logs, job_name: str) -> tuple[list[str], list[str]]:
     streams.sort()
     if not streams:
         return [], []
+    first_host = streams[0].rsplit("-", 1)[0] + "-"
+    lines: list[str] = []
+    for stream in sorted((s for s in streams if s.startswith(first_host)), key=_stream_start):
+        lines.extend(_read_stream(logs, stream))
+    return lines, streams
 
+
+def _read_stream(logs, stream: str) -> list[str]:
     lines: list[str] = []
     token = None
     while True:
         arguments = {
             "logGroupName": LOG_GROUP,
-            "logStreamName": streams[0],
+            "logStreamName": stream,
             "startFromHead": True,
             "limit": LOG_EVENTS_PER_CALL,
         }
@@ -88,9 +103,8 @@ def read_job_log(logs, job_name: str) -> tuple[list[str], list[str]]:
         lines.extend(event["message"] for event in response.get("events", []))
         # The forward token repeats once the end of the stream is reached.
         if response.get("nextForwardToken") in (None, token):
-            break
+            return lines
         token = response["nextForwardToken"]
-    return lines, streams
 
 
 def _seconds(job: Mapping, key: str) -> int | None:

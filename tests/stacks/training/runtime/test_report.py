@@ -113,6 +113,16 @@ def test_report_of_a_restarted_job_says_so(clients):
     assert [row["train_accuracy"] for row in result["epochs"]] == [0.21]
 
 
+def test_report_of_a_job_restarted_in_a_new_stream_keeps_the_last_run(clients):
+    # A spot restart starts a new container, and a new stream for the same host; the later
+    # start time sorts after the earlier one only numerically (9 < 10, but "9" > "10").
+    write_stream(clients["logs"], f"{JOB}/algo-1-10", epoch(0, 0.21, 8.0, 0.31))
+    write_stream(clients["logs"], f"{JOB}/algo-1-9", epoch(0, 0.2, 8.0, 0.3) + epoch(1, 0.4, 3.0, 0.5))
+    result = run(clients)
+    assert result["restarted"] is True
+    assert [row["train_accuracy"] for row in result["epochs"]] == [0.21]
+
+
 def test_report_reads_a_log_longer_than_one_page(clients, monkeypatch):
     monkeypatch.setattr(report_module, "LOG_EVENTS_PER_CALL", 4)
     lines = [line for n in range(5) for line in epoch(n, 0.1 * n, 3.0, 0.1 * n + 0.05)]
