@@ -164,15 +164,25 @@ def _parse_json(text: str, path: str) -> Any:
         raise SettingsError(f"{path}: not valid JSON ({error.msg})") from None
 
 
+def _schema_kind(names: list[str]) -> Any:
+    node: Any = _SCHEMA
+    for name in names:
+        if not isinstance(node, dict) or name not in node:
+            return None
+        node = node[name]
+    return node
+
+
 def _override(settings: dict[str, Any], dotted: str, value: Any) -> None:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            pass  # a plain string such as a prefix or an optimizer name
     names = dotted.split(".")[1:]
     if not all(names):
         raise SettingsError(f"{dotted}: empty name in the setting path")
+    # A string setting keeps `-c` text as typed, so a prefix like "2026" stays a string.
+    if isinstance(value, str) and _schema_kind(names) != "str":
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            pass  # a plain string such as an optimizer name
     node = settings
     for depth, name in enumerate(names[:-1]):
         child = node.get(name)

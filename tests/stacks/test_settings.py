@@ -80,6 +80,11 @@ def test_dotted_overrides_parse_json_values_and_keep_plain_strings():
     assert settings.prefixes.raw == "incoming/"
 
 
+def test_string_settings_keep_digits_as_typed():
+    assert settings_with(**{"training.jobNamePrefix": "2026"}).training.job_name_prefix == "2026"
+    assert settings_with(**{"manifestKey": "123"}).manifest_key == "123"
+
+
 def test_whole_block_as_json_string_is_accepted():
     context = cdk_json_context()
     block = context["workshop"]
