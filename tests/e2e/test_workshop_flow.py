@@ -52,8 +52,10 @@ def run(emulator, tmp_path_factory):
 def test_each_channel_holds_exactly_one_rec(run):
     state, clients = run
     keys = flow.bucket_keys(clients)
-    assert [k for k in keys if k.startswith("train/")] == ["train/birds_train.rec"]
-    assert [k for k in keys if k.startswith("validation/")] == ["validation/birds_val.rec"]
+    assert [k for k in keys if k.startswith("train/")] == [state.manifest["train"]["key"]]
+    assert [k for k in keys if k.startswith("validation/")] == [state.manifest["validation"]["key"]]
+    assert state.manifest["train"]["key"].startswith("train/birds_train-")
+    assert state.manifest["validation"]["key"].startswith("validation/birds_val-")
     assert "manifest.json" in keys and flow.RAW_KEY in keys
 
 
@@ -195,8 +197,48 @@ def test_multipart_upload_of_a_several_part_channel_through_the_emulator(emulato
     s3 = boto3.client("s3", endpoint_url=emulator.endpoint, region_name=flow.REGION)
     s3.create_bucket(Bucket="multipart-check")
     manifest = upload(prefix, "multipart-check", endpoint_url=emulator.endpoint, say=lambda line: None)
-    head = s3.head_object(Bucket="multipart-check", Key="train/big_train.rec", PartNumber=1)
+    head = s3.head_object(Bucket="multipart-check", Key=manifest["train"]["key"], PartNumber=1)
     assert head["PartsCount"] >= 3
-    body = s3.get_object(Bucket="multipart-check", Key="train/big_train.rec")["Body"].read()
+    body = s3.get_object(Bucket="multipart-check", Key=manifest["train"]["key"])["Body"].read()
     assert body == open(prefix + "_train.rec", "rb").read()
     assert manifest["num_training_samples"] == 260
+
+
+def test_an_emulator_that_dies_mid_upload_leaves_no_partial_object_and_a_rerun_completes(tmp_path):
+    """The server is killed while the multipart upload is under way (a real network failure)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    prefix = str(tmp_path / "big")
+    for suffix, count in (("_train", 1200), ("_val", 3)):
+        with open(prefix + suffix + ".rec", "wb") as rec:
+            writer = recordio.RecordWriter(rec)
+            for i in range(count):
+                writer.write(recordio.pack(float(i % 2), i, os.urandom(100_000)))
+    (tmp_path / "big_labels.tsv").write_text("label\tclass_id\tname\ttrain\tval\n0\ta\tA\t600\t2\n1\tb\tB\t600\t1\n")
+    with Emulator(log_path=tmp_path / "moto.log") as server:
+        s3 = boto3.client("s3", endpoint_url=server.endpoint, region_name=flow.REGION)
+        s3.create_bucket(Bucket="dies-mid-upload")
+        env = {**os.environ, **server.environment(), "AWS_MAX_ATTEMPTS": "2", "AWS_RETRY_MODE": "standard"}
+        upload = subprocess.Popen([sys.executable, "-m", "recpack", "upload", prefix, "--bucket", "dies-mid-upload"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not s3.list_multipart_uploads(Bucket="dies-mid-upload").get("Uploads"):
+            time.sleep(0.05)
+        assert s3.list_multipart_uploads(Bucket="dies-mid-upload").get("Uploads"), "the upload never started"
+        server.stop()
+        out, err = upload.communicate(timeout=180)
+    assert upload.returncode == 1, out + err
+    assert "recpack: error: uploading" in err and "run the command again" in err and "Traceback" not in err
+    # A multipart upload is invisible until completed: a fresh emulator plays the re-run.
+    with Emulator() as server:
+        s3 = boto3.client("s3", endpoint_url=server.endpoint, region_name=flow.REGION)
+        s3.create_bucket(Bucket="dies-mid-upload")
+        env = {**os.environ, **server.environment()}
+        rerun = subprocess.run([sys.executable, "-m", "recpack", "upload", prefix, "--bucket", "dies-mid-upload"],
+                               capture_output=True, text=True, env=env)
+        assert rerun.returncode == 0, rerun.stderr
+        manifest = json.loads(s3.get_object(Bucket="dies-mid-upload", Key="manifest.json")["Body"].read())
+        assert manifest["num_training_samples"] == 1200

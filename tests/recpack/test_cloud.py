@@ -1,6 +1,7 @@
 """recpack upload and pipeline against moto's S3 (in-process)."""
 
 import io
+import re
 import json
 import os
 import tarfile
@@ -50,24 +51,25 @@ def test_upload_replaces_each_channel_with_exactly_one_rec_and_writes_the_manife
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
     prefix = fake_channels(tmp_path, 7, 3)
     manifest = upload(prefix, BUCKET, source={"key": "raw/birds.zip"})
-    assert keys(s3, "train/") == ["train/ds_train.rec"]
-    assert keys(s3, "validation/") == ["validation/ds_val.rec"]
+    assert keys(s3, "train/") == [manifest["train"]["key"]]
+    assert keys(s3, "validation/") == [manifest["validation"]["key"]]
     assert keys(s3, "raw/") == ["raw/birds.zip"]
     stored = json.loads(s3.get_object(Bucket=BUCKET, Key="manifest.json")["Body"].read())
     assert stored == manifest
     assert (stored["num_training_samples"], stored["num_validation_samples"], stored["num_classes"]) == (7, 3, 2)
     assert stored["labels"][1] == {"label": 1, "class_id": "b", "name": "B", "train": 1, "val": 1}
-    body = s3.get_object(Bucket=BUCKET, Key="train/ds_train.rec")["Body"].read()
+    assert re.fullmatch(r"train/ds_train-[0-9a-f]{12}\.rec", manifest["train"]["key"])
+    body = s3.get_object(Bucket=BUCKET, Key=manifest["train"]["key"])["Body"].read()
     assert body == open(prefix + "_train.rec", "rb").read()
     assert stored["train"]["sha256"] == __import__("hashlib").sha256(body).hexdigest()
 
 
 def test_large_channels_go_up_in_several_multipart_parts(s3, tmp_path):
     prefix = fake_channels(tmp_path, 300, 2, payload_size=70_000)  # ~21 MB: three 8 MB parts
-    upload(prefix, BUCKET)
-    head = s3.head_object(Bucket=BUCKET, Key="train/ds_train.rec", PartNumber=1)
+    key = upload(prefix, BUCKET)["train"]["key"]
+    head = s3.head_object(Bucket=BUCKET, Key=key, PartNumber=1)
     assert head["PartsCount"] == 3
-    assert s3.get_object(Bucket=BUCKET, Key="train/ds_train.rec")["Body"].read() == open(prefix + "_train.rec", "rb").read()
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == open(prefix + "_train.rec", "rb").read()
 
 
 def test_upload_errors_name_the_missing_file_or_bucket(s3, tmp_path, capsys):
@@ -97,7 +99,8 @@ def test_pipeline_takes_the_newest_archive_and_publishes_the_channels(s3, tmp_pa
     assert manifest["source"] == {"bucket": BUCKET, "key": "raw/birds.zip"}
     assert manifest["num_classes"] == 3 and manifest["num_training_samples"] == 18
     assert [row["name"] for row in manifest["labels"]] == ["Purple Martin", "Northern Cardinal", "American Goldfinch"]
-    assert keys(s3, "train/") == ["train/birds_train.rec"] and keys(s3, "validation/") == ["validation/birds_val.rec"]
+    assert keys(s3, "train/") == [manifest["train"]["key"]] and keys(s3, "validation/") == [manifest["validation"]["key"]]
+    assert manifest["train"]["key"].startswith("train/birds_train-")
     out = capsys.readouterr().out
     for step in ("downloading", "extracting", "listing", "packing", "verifying", "uploading"):
         assert f"==> {step}" in out
@@ -123,3 +126,71 @@ def test_archives_cannot_write_outside_the_extraction_folder(tmp_path):
     with pytest.raises(CloudError, match="cannot extract"):
         extract_archive(str(tar_path), str(tmp_path / "out2"))
     assert not (tmp_path / "escaped.txt").exists()
+
+
+# --- faults -----------------------------------------------------------------------------------------
+
+def _fail_some(s3_client_factory, operation, failures, error):
+    """A recpack.cloud.s3_client whose client fails `operation` the first `failures` times."""
+    remaining = {"n": failures}
+
+    def factory(endpoint_url=None):
+        client = s3_client_factory(endpoint_url)
+
+        def inject(**kwargs):
+            if remaining["n"] > 0:
+                remaining["n"] -= 1
+                raise error()
+        client.meta.events.register(f"before-send.s3.{operation}", inject)
+        return client
+    return factory, remaining
+
+
+def test_transient_errors_during_a_multipart_upload_are_retried(s3, tmp_path, monkeypatch):
+    import botocore.exceptions
+    from recpack import cloud
+
+    prefix = fake_channels(tmp_path, 300, 2, payload_size=70_000)
+    factory, remaining = _fail_some(cloud.s3_client, "UploadPart", 2,
+                                    lambda: botocore.exceptions.ConnectionClosedError(endpoint_url="https://s3"))
+    monkeypatch.setattr(cloud, "s3_client", factory)
+    manifest = upload(prefix, BUCKET, say=lambda line: None)
+    assert remaining["n"] == 0
+    assert s3.get_object(Bucket=BUCKET, Key=manifest["train"]["key"])["Body"].read() == \
+        open(prefix + "_train.rec", "rb").read()
+
+
+def test_a_failed_upload_leaves_the_previous_channels_and_manifest_in_place(s3, tmp_path, monkeypatch, capsys):
+    import botocore.exceptions
+    from recpack import cloud
+
+    first = tmp_path / "first"
+    first.mkdir()
+    before = upload(fake_channels(first, 5, 2), BUCKET, say=lambda line: None)
+    second = tmp_path / "second"
+    second.mkdir()
+    prefix = fake_channels(second, 300, 2, payload_size=70_000)
+    factory, _ = _fail_some(cloud.s3_client, "UploadPart", 10_000,
+                            lambda: botocore.exceptions.ConnectionClosedError(endpoint_url="https://s3"))
+    monkeypatch.setattr(cloud, "s3_client", factory)
+    assert main(["upload", prefix, "--bucket", BUCKET]) == 1
+    error = capsys.readouterr().err
+    assert "the connection failed after retries" in error and "run the command again" in error
+    assert json.loads(s3.get_object(Bucket=BUCKET, Key="manifest.json")["Body"].read()) == before
+    assert keys(s3, "train/") == [before["train"]["key"]] and keys(s3, "validation/") == [before["validation"]["key"]]
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []  # aborted, nothing left to bill
+    monkeypatch.undo()
+    after = upload(prefix, BUCKET, say=lambda line: None)  # the re-run completes
+    assert keys(s3, "train/") == [after["train"]["key"]] and after["num_training_samples"] == 300
+
+
+def test_a_stored_object_that_differs_from_the_file_is_reported(s3, tmp_path, monkeypatch):
+    from recpack import cloud
+
+    prefix = fake_channels(tmp_path, 4, 2)
+    real_file_checksums = cloud.file_checksums
+    monkeypatch.setattr(cloud, "file_checksums",
+                        lambda path, part: (real_file_checksums(path, part)[0], "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="))
+    with pytest.raises(CloudError, match="the upload was corrupted"):
+        upload(prefix, BUCKET, say=lambda line: None)
+    assert "manifest.json" not in keys(s3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -43,12 +44,18 @@ def transfer_config():
 
 
 def _explain(exc: Exception, action: str) -> CloudError:
-    from botocore.exceptions import ClientError, NoCredentialsError, EndpointConnectionError
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import (ClientError, ConnectionError, EndpointConnectionError, HTTPClientError,
+                                     NoCredentialsError)
 
     if isinstance(exc, NoCredentialsError):
         return CloudError(f"{action}: no AWS credentials found (configure a profile or set AWS_ACCESS_KEY_ID)")
     if isinstance(exc, EndpointConnectionError):
-        return CloudError(f"{action}: cannot reach {exc.kwargs.get('endpoint_url', 'the S3 endpoint')}")
+        return CloudError(f"{action}: cannot reach {exc.kwargs.get('endpoint_url', 'the S3 endpoint')} "
+                          "(retried); check the network or --endpoint-url and run the command again")
+    if isinstance(exc, (ConnectionError, HTTPClientError, S3UploadFailedError)):
+        return CloudError(f"{action}: the connection failed after retries ({exc}); nothing partial is "
+                          "visible in the bucket: run the command again")
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         return CloudError(f"{action}: {error.get('Code', 'error')}: {error.get('Message', exc)}")
@@ -60,12 +67,29 @@ def _normalise_prefix(prefix: str) -> str:
     return prefix + "/" if prefix else ""
 
 
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
+def file_checksums(path: str, part_size: int) -> tuple[str, str]:
+    """(sha256 hex of the file, the SHA-256 checksum S3 reports for it uploaded in `part_size` parts).
+
+    For a multipart upload S3 reports the checksum of the parts' checksums, suffixed -<parts>.
+    """
+    whole = hashlib.sha256()
+    part_digests = []
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        for block in iter(lambda: f.read(part_size), b""):
+            whole.update(block)
+            part_digests.append(hashlib.sha256(block).digest())
+    if os.path.getsize(path) < _CHUNK:  # below s3transfer's multipart threshold: one PUT
+        s3_checksum = base64.b64encode(whole.digest()).decode()
+    else:
+        composite = hashlib.sha256(b"".join(part_digests)).digest()
+        s3_checksum = f"{base64.b64encode(composite).decode()}-{len(part_digests)}"
+    return whole.hexdigest(), s3_checksum
+
+
+def _part_size(size: int) -> int:
+    from s3transfer.utils import ChunksizeAdjuster
+
+    return ChunksizeAdjuster().adjust_chunksize(_CHUNK, size)  # what s3transfer will use
 
 
 def count_records(rec_path: str) -> int:
@@ -78,10 +102,17 @@ def count_records(rec_path: str) -> int:
 class Channel:
     name: str  # "train" or "validation"
     local_path: str
-    key: str
+    prefix: str
     records: int
     bytes: int
     sha256: str
+    s3_checksum: str
+
+    @property
+    def key(self) -> str:
+        # Content-addressed: the new file never overwrites the one the current manifest names.
+        stem, ext = os.path.splitext(os.path.basename(self.local_path))
+        return f"{self.prefix}{stem}-{self.sha256[:12]}{ext}"
 
 
 def _list_keys(s3, bucket: str, prefix: str) -> list[dict]:
@@ -91,29 +122,34 @@ def _list_keys(s3, bucket: str, prefix: str) -> list[dict]:
     return objects
 
 
-def upload_channel(s3, bucket: str, channel: Channel, prefix: str) -> None:
-    """Put one .rec under its prefix, check it arrived whole, then remove every other object there."""
-    from boto3.s3.transfer import S3Transfer  # noqa: F401  (s3transfer does the multipart work)
-
+def put_channel(s3, bucket: str, channel: Channel) -> None:
+    """Upload one .rec (multipart through s3transfer, checksummed per part) and check what S3 stored."""
     try:
         s3.upload_file(channel.local_path, bucket, channel.key, Config=transfer_config(), ExtraArgs={
             "ChecksumAlgorithm": "SHA256",
             "Metadata": {"sha256": channel.sha256, "records": str(channel.records)},
             "ContentType": "application/x-recordio",
         })
-        head = s3.head_object(Bucket=bucket, Key=channel.key)
+        head = s3.head_object(Bucket=bucket, Key=channel.key, ChecksumMode="ENABLED")
     except Exception as exc:
         raise _explain(exc, f"uploading {channel.local_path} to s3://{bucket}/{channel.key}") from None
-    if head["ContentLength"] != channel.bytes or head.get("Metadata", {}).get("sha256") != channel.sha256:
-        raise CloudError(f"s3://{bucket}/{channel.key}: after upload the object has {head['ContentLength']} bytes "
-                         f"and checksum {head.get('Metadata', {}).get('sha256')}; expected {channel.bytes} "
-                         f"and {channel.sha256}")
-    stale = [{"Key": o["Key"]} for o in _list_keys(s3, bucket, prefix) if o["Key"] != channel.key]
+    stored = head.get("ChecksumSHA256")
+    # moto omits the -<parts> suffix of a multipart checksum that S3 adds; the digest is what counts.
+    if head["ContentLength"] != channel.bytes or (
+            stored and stored.split("-")[0] != channel.s3_checksum.split("-")[0]):
+        raise CloudError(f"s3://{bucket}/{channel.key}: S3 stored {head['ContentLength']} bytes with SHA-256 "
+                         f"{stored}, but {channel.local_path} has {channel.bytes} bytes with {channel.s3_checksum}; "
+                         "the upload was corrupted: run the command again")
+
+
+def remove_others(s3, bucket: str, prefix: str, keep: str) -> int:
+    stale = [{"Key": o["Key"]} for o in _list_keys(s3, bucket, prefix) if o["Key"] != keep]
     for start in range(0, len(stale), 1000):
         try:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[start:start + 1000], "Quiet": True})
         except Exception as exc:
             raise _explain(exc, f"removing older objects under s3://{bucket}/{prefix}") from None
+    return len(stale)
 
 
 def _label_rows(prefix: str) -> list[dict]:
@@ -136,22 +172,28 @@ def _label_rows(prefix: str) -> list[dict]:
 def upload(prefix: str, bucket: str, *, train_prefix: str = "train/", validation_prefix: str = "validation/",
            manifest_key: str = "manifest.json", source: Optional[dict] = None, options: Optional[dict] = None,
            endpoint_url: Optional[str] = None, say: Callable[[str], None] = print) -> dict:
-    """Replace the train and validation channels with PREFIX_train.rec / PREFIX_val.rec; write the manifest."""
-    train_prefix, validation_prefix = _normalise_prefix(train_prefix), _normalise_prefix(validation_prefix)
+    """Replace the train and validation channels with PREFIX_train.rec / PREFIX_val.rec; write the manifest.
+
+    Order matters for a run that fails part-way: both files go up under new names first, then the
+    manifest names them, and only then are the previous files removed. Until the manifest is written
+    the previous manifest and files stay consistent; a re-run finishes the job.
+    """
     channels = []
     for name, suffix, key_prefix in (("train", "_train.rec", train_prefix), ("validation", "_val.rec", validation_prefix)):
         path = prefix + suffix
         if not os.path.isfile(path):
             raise CloudError(f"{path} not found; create it with 'recpack pack {prefix} ROOT'")
-        channels.append(Channel(name, path, key_prefix + os.path.basename(path), count_records(path),
-                                os.path.getsize(path), sha256_of(path)))
+        size = os.path.getsize(path)
+        sha256, s3_checksum = file_checksums(path, _part_size(size))
+        channels.append(Channel(name, path, _normalise_prefix(key_prefix), count_records(path), size, sha256,
+                                s3_checksum))
     labels = _label_rows(prefix)
     s3 = s3_client(endpoint_url)
-    for channel, key_prefix in zip(channels, (train_prefix, validation_prefix)):
+    for channel in channels:
         started = time.perf_counter()
-        upload_channel(s3, bucket, channel, key_prefix)
+        put_channel(s3, bucket, channel)
         say(f"uploaded s3://{bucket}/{channel.key} ({channel.records} records, {channel.bytes / 1e6:.1f} MB, "
-            f"{time.perf_counter() - started:.1f} s)")
+            f"{time.perf_counter() - started:.1f} s, SHA-256 checked)")
     train, validation = channels
     manifest = {
         "schema": MANIFEST_SCHEMA,
@@ -172,6 +214,10 @@ def upload(prefix: str, bucket: str, *, train_prefix: str = "train/", validation
     except Exception as exc:
         raise _explain(exc, f"writing s3://{bucket}/{manifest_key}") from None
     say(f"wrote s3://{bucket}/{manifest_key} (num_training_samples={train.records}, num_classes={len(labels)})")
+    for channel in channels:
+        removed = remove_others(s3, bucket, channel.prefix, channel.key)
+        if removed:
+            say(f"removed {removed} older object(s) under s3://{bucket}/{channel.prefix}")
     return manifest
 
 
