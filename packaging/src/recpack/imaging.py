@@ -17,24 +17,44 @@ import io
 import os
 import warnings
 from dataclasses import dataclass
-
-from PIL import Image, ImageFile, ImageOps
+from typing import TYPE_CHECKING
 
 from .errors import RecpackError
 
-# A decompression bomb warning (over Pillow's MAX_IMAGE_PIXELS) is a reason to skip, not a warning.
-warnings.simplefilter("error", Image.DecompressionBombWarning)
-ImageFile.LOAD_TRUNCATED_IMAGES = False
+if TYPE_CHECKING:
+    from PIL import Image
 
-_TRANSPOSE_FOR_ORIENTATION = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
+_IMAGE = None  # PIL.Image once loaded: the packing parent, listing and --help never need Pillow
+_TRANSPOSE_FOR_ORIENTATION: dict = {}
+
+
+def _pil():
+    """PIL.Image, imported and configured on first use."""
+    global _IMAGE
+    if _IMAGE is None:
+        from PIL import Image, ImageFile
+
+        # A decompression bomb warning (over Pillow's MAX_IMAGE_PIXELS) is a reason to skip, not a warning.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        _TRANSPOSE_FOR_ORIENTATION.update({
+            2: Image.Transpose.FLIP_LEFT_RIGHT,
+            3: Image.Transpose.ROTATE_180,
+            4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE,
+            6: Image.Transpose.ROTATE_270,
+            7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90,
+        })
+        _IMAGE = Image
+    return _IMAGE
+
+
+def preload() -> None:
+    """Import Pillow and its format plugins now (a worker does it while the parent reads the lists)."""
+    _pil().preinit()
+
+
 _ALPHA_DROPPED = {"RGBA": "RGB", "RGBa": "RGB", "LA": "L", "La": "L", "PA": "RGB"}
 
 
@@ -113,6 +133,7 @@ def _convert_colour(image: Image.Image, color: int, encoding: str) -> Image.Imag
 
 
 def _open(path: str) -> tuple[Image.Image, int]:
+    Image = _pil()
     try:
         size = os.stat(path).st_size
         if size == 0:
@@ -138,6 +159,7 @@ def _open(path: str) -> tuple[Image.Image, int]:
 
 
 def _load(image: Image.Image) -> None:
+    Image = _pil()
     try:
         image.load()
     except Image.DecompressionBombError as exc:
@@ -166,6 +188,7 @@ def transform(path: str, options: PackOptions) -> tuple[bytes, int, int]:
     """The encoded image im2rec would pack for `path`, with its width and height."""
     if options.pass_through:
         return _pass_through(path)
+    Image = _pil()
     image, _ = _open(path)
     with image:
         width, height = image.size
@@ -224,6 +247,6 @@ def _pass_through(path: str) -> tuple[bytes, int, int]:
         raise BadImage(f"cannot read: {exc.strerror}") from None
     if not _looks_complete(data, image_format):
         # No end marker where one is expected: decode it fully to tell truncation from trailing bytes.
-        with Image.open(io.BytesIO(data)) as probe:
+        with _pil().open(io.BytesIO(data)) as probe:
             _load(probe)
     return data, width, height

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
+import selectors
+import signal
+import struct
 import sys
-import threading
 import time
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Iterator, Optional, Sequence
 
 from . import recordio
 from .atomic import AtomicOutputs
 from .errors import RecpackError
-from .imaging import BadImage, PackOptions, transform
+from .imaging import BadImage, PackOptions, preload, transform
 from .lst import ListEntry, parse_list
 
 SKIPPED_SUFFIX = ".skipped.tsv"
@@ -109,36 +112,125 @@ def _pack_one(entry: ListEntry):
         return None, f"cannot decode ({type(exc).__name__}: {exc})", 0, 0
 
 
-def _windowed(entries: list[ListEntry], window: threading.Semaphore) -> Iterator[ListEntry]:
-    for entry in entries:
-        window.acquire()
-        yield entry
+_RESULT = struct.Struct("<qIIB")  # position, width, height, 1 = framed record follows, 0 = reason follows
+_CHUNK = 4  # entries per task: small, so one slow image holds back little of the ordered output
 
 
-def _results(entries: list[ListEntry], workers: int, root: str, options: PackOptions,
-             pack_label: bool) -> Iterator[tuple]:
-    if workers <= 1:
-        _init_worker(root, options, pack_label)
-        for entry in entries:
-            yield _pack_one(entry)
-        return
+def _serve(tasks, results, parent_ends) -> None:
+    """A worker: pack the entries that arrive on `tasks`; send each result, as bytes, on `results`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops us
+    for connection in parent_ends:
+        connection.close()
     try:
+        preload()  # Pillow loads here while the parent reads the lists
+        while True:
+            task = tasks.recv_bytes()
+            if not task:
+                return
+            first, chunk = pickle.loads(task)
+            for position, entry in enumerate(chunk, first):
+                framed, reason, width, height = _pack_one(entry)
+                if framed is None:
+                    results.send_bytes(_RESULT.pack(position, 0, 0, 0) + reason.encode("utf-8", "replace"))
+                else:
+                    results.send_bytes(_RESULT.pack(position, width, height, 1) + framed)
+    except (EOFError, BrokenPipeError):
+        return  # the parent is gone
+
+
+class _Workers:
+    """Forked workers, started before the lists are read, fed entries in small chunks. Results come
+    back as bytes (no pickling, no pool threads) and are yielded in list order; at most `window`
+    entries are in flight or waiting, so memory does not grow with the list."""
+
+    def __init__(self, count: int):
         context = multiprocessing.get_context("fork")
-    except ValueError:
-        context = multiprocessing.get_context()
-    chunk = 4
-    window = threading.Semaphore(workers * chunk * 4)
-    pool = context.Pool(workers, initializer=_init_worker, initargs=(root, options, pack_label))
-    try:
-        for result in pool.imap(_pack_one, _windowed(entries, window), chunksize=chunk):
-            window.release()
-            yield result
-        pool.close()
-    finally:
-        # Unblock the pool's feeder thread, or terminate() waits on it forever.
-        window.release(len(entries) + 1)
-        pool.terminate()
-        pool.join()
+        self.stopped = False
+        self.processes, self.tasks, self.results = [], [], []
+        for _ in range(count):
+            task_reader, task_writer = context.Pipe(duplex=False)
+            result_reader, result_writer = context.Pipe(duplex=False)
+            # The worker closes the parent's ends (its own pipes' and earlier workers'), or a killed parent
+            # would leave it waiting forever on a pipe it holds open itself.
+            parent_ends = self.tasks + self.results + [task_writer, result_reader]
+            process = context.Process(target=_serve, daemon=True, args=(task_reader, result_writer, parent_ends))
+            process.start()
+            task_reader.close()
+            result_writer.close()
+            self.processes.append(process)
+            self.tasks.append(task_writer)
+            self.results.append(result_reader)
+
+    def run(self, entries: Sequence[ListEntry]) -> Iterator[tuple]:
+        total, workers = len(entries), len(self.processes)
+        window = workers * _CHUNK * 4
+        in_flight = [0] * workers
+        done: dict[int, tuple] = {}
+        sent = returned = 0
+        selector = selectors.DefaultSelector()
+        for number, connection in enumerate(self.results):
+            selector.register(connection, selectors.EVENT_READ, number)
+
+        def feed() -> None:
+            nonlocal sent
+            for number in sorted(range(workers), key=in_flight.__getitem__):
+                # Two chunks per worker: one being packed, one queued, so it never waits for the parent.
+                while in_flight[number] < 2 * _CHUNK and sent < total and sent - returned < window:
+                    count = min(_CHUNK, total - sent, window - (sent - returned))
+                    task = pickle.dumps((sent, entries[sent:sent + count]), pickle.HIGHEST_PROTOCOL)
+                    self.tasks[number].send_bytes(task)
+                    in_flight[number] += count
+                    sent += count
+
+        try:
+            feed()
+            while returned < total:
+                if returned in done:
+                    yield done.pop(returned)
+                    returned += 1
+                    feed()
+                    continue
+                for key, _ in selector.select():
+                    number = key.data
+                    try:
+                        message = key.fileobj.recv_bytes()
+                    except (EOFError, OSError):
+                        self.processes[number].join(timeout=1)
+                        raise PackFailed(f"a worker process ended (exit code {self.processes[number].exitcode}) "
+                                         f"while packing {entries[returned].path} or an image after it") from None
+                    position, width, height, ok = _RESULT.unpack_from(message)
+                    body = memoryview(message)[_RESULT.size:]  # no copy of the record
+                    done[position] = (body, None, width, height) if ok else (None, str(body, "utf-8"), 0, 0)
+                    in_flight[number] -= 1
+        finally:
+            selector.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            for connection in self.tasks:
+                connection.send_bytes(b"")
+            self.stopped = True
+        self.close()
+        return False
+
+    def close(self) -> None:
+        """Workers told to stop get a moment to exit; any other (an error, Ctrl-C) is terminated."""
+        for process in self.processes:
+            process.join(timeout=5 if self.stopped else 0)
+            if process.exitcode is None:
+                process.terminate()
+                process.join()
+        for connection in self.tasks + self.results:
+            connection.close()
+        self.tasks, self.results = [], []
+
+
+def _serial(entries: Sequence[ListEntry]) -> Iterator[tuple]:
+    for entry in entries:
+        yield _pack_one(entry)
 
 
 def default_workers() -> int:
@@ -148,12 +240,24 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class _NoProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, count: int) -> None:
+        pass
+
+
 def _progress(total: int, label: str):
+    if not sys.stderr.isatty():
+        return _NoProgress()  # no bar in logs and pipes, and no tqdm import (~25 ms) either
     from tqdm import tqdm
 
-    # disable=None turns the bar off when stderr is not a terminal (CI logs, pipes).
-    return tqdm(total=total, desc=label, unit="img", disable=None, file=sys.stderr, leave=False,
-                dynamic_ncols=True, mininterval=0.5)
+    return tqdm(total=total, desc=label, unit="img", file=sys.stderr, leave=False, dynamic_ncols=True,
+                mininterval=0.5)
 
 
 def _check_root(root: str) -> None:
@@ -167,17 +271,19 @@ def pack_lists(prefix: str, root: str, options: PackOptions, *, workers: int = 0
     """Pack every list PREFIX names; nothing appears at a final path unless every list succeeded."""
     _check_root(root)
     list_paths = find_lists(prefix)
-    parsed = [(path, parse_list(path)) for path in list_paths]  # reject malformed input before any work
     workers = workers or default_workers()
+    _init_worker(root, options, pack_label)  # before forking: the workers inherit these
     results = []
-    with AtomicOutputs() as outputs:
+    # Workers start before the lists are read: they load Pillow meanwhile and never hold the lists.
+    with (_Workers(workers) if workers > 1 else nullcontext()) as pool, AtomicOutputs() as outputs:
+        parsed = [(path, parse_list(path)) for path in list_paths]  # reject malformed input before any work
         for list_path, entries in parsed:
             stem = os.path.splitext(list_path)[0]
             result = ListResult(list_path, stem + ".rec", stem + ".idx")
             rec = outputs.open(result.rec_path, "wb", buffering=1 << 20)
             idx = outputs.open(result.idx_path, "w", encoding="utf-8", newline="\n")
             started = time.perf_counter()
-            produced = _results(entries, workers, root, options, pack_label)
+            produced = pool.run(entries) if pool else _serial(entries)
             with closing(produced), _progress(len(entries), os.path.basename(list_path)) as bar:
                 for entry, (framed, reason, width, height) in zip(entries, produced):
                     bar.update(1)
