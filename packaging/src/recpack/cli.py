@@ -146,10 +146,14 @@ def run_pack(args) -> int:
 # --- verify --------------------------------------------------------------------------------------
 
 def run_verify(args) -> int:
-    from .verify import verify
+    from .verify import check_against_manifest, load_manifest, verify
 
+    manifest = load_manifest(args.manifest, args.endpoint_url) if args.manifest else None
     for path in args.files:
-        print(verify(path).describe())
+        result = verify(path)
+        print(result.describe())
+        if manifest is not None:
+            print(check_against_manifest(result, manifest, args.manifest))
     return EXIT_OK
 
 
@@ -186,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Read each .rec through its .idx and sequentially, decode every image, "
                                         "and print counts per label and the image size range.")
     p.add_argument("files", metavar="FILE.rec", nargs="+")
+    p.add_argument("--manifest", metavar="PATH_OR_S3_URI",
+                   help="also check each file's record count and SHA-256 against this manifest.json")
+    p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),
+                   help="S3 endpoint for an s3:// manifest (default: $AWS_ENDPOINT_URL or AWS)")
     p.set_defaults(run=run_verify)
 
     from .cloud_cli import add_cloud_commands

@@ -99,3 +99,52 @@ def verify(rec_path: str, idx_path: Optional[str] = None) -> VerifyResult:
     if result.records == 0:
         raise VerifyFailed(f"{rec_path}: holds no records")
     return result
+
+
+def load_manifest(location: str, endpoint_url: Optional[str] = None) -> dict:
+    """A manifest.json from a path or an s3://bucket/key URI."""
+    import json
+
+    try:
+        if location.startswith("s3://"):
+            from .cloud import _explain, s3_client
+
+            bucket, _, key = location[5:].partition("/")
+            try:
+                text = s3_client(endpoint_url).get_object(Bucket=bucket, Key=key)["Body"].read()
+            except Exception as exc:
+                raise _explain(exc, f"reading {location}") from None
+        else:
+            with open(location, "rb") as f:
+                text = f.read()
+        manifest = json.loads(text)
+    except OSError as exc:
+        raise VerifyFailed(f"{location}: cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise VerifyFailed(f"{location}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), dict) for k in ("train", "validation")):
+        raise VerifyFailed(f"{location}: not a recpack manifest (no 'train' and 'validation' entries)")
+    return manifest
+
+
+def check_against_manifest(result: VerifyResult, manifest: dict, location: str) -> str:
+    """Which channel of the manifest the verified file is, or an error naming every disagreement."""
+    from .cloud import file_checksums
+
+    sha256 = file_checksums(result.rec_path, 1 << 23)[0]
+    name = os.path.basename(result.rec_path)
+    for channel, count_key in (("train", "num_training_samples"), ("validation", "num_validation_samples")):
+        entry = manifest[channel]
+        if entry.get("sha256") != sha256:
+            continue
+        problems = []
+        if entry.get("records") != result.records:
+            problems.append(f"its {channel} entry says {entry.get('records')} records")
+        if count_key in manifest and manifest[count_key] != result.records:
+            problems.append(f"{count_key} is {manifest[count_key]}")
+        if problems:
+            raise VerifyFailed(f"{location} disagrees with {name}, which holds {result.records} records: "
+                               + "; ".join(problems) + "; upload the files again with 'recpack upload'")
+        return f"{name}: matches the {channel} entry of {location} ({result.records} records, SHA-256 equal)"
+    raise VerifyFailed(f"{name} (SHA-256 {sha256[:12]}...) is neither the train ({str(manifest['train'].get('sha256'))[:12]}...) "
+                       f"nor the validation ({str(manifest['validation'].get('sha256'))[:12]}...) file of {location}")
