@@ -77,6 +77,7 @@ class TrainingSettings:
     volume_size_gb: int
     request_quota_increase: bool
     require_gpu_quota: bool
+    preflight_on_every_deploy: bool
     hyperparameters: dict[str, str]
 
 
@@ -119,6 +120,7 @@ _SCHEMA: dict[str, Any] = {
         "volumeSizeGb": "int",
         "requestQuotaIncrease": "bool",
         "requireGpuQuota": "bool",
+        "preflightOnEveryDeploy": "bool",
         "hyperparameters": "mapping",
     },
 }
@@ -360,6 +362,7 @@ def _check_training(raw: dict[str, Any]) -> TrainingSettings:
         volume_size_gb=volume,
         request_quota_increase=raw["requestQuotaIncrease"],
         require_gpu_quota=raw["requireGpuQuota"],
+        preflight_on_every_deploy=raw["preflightOnEveryDeploy"],
         hyperparameters=check_hyperparameters(raw["hyperparameters"]),
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -11,6 +13,8 @@ from constructs import Construct
 
 from stacks.log_retention import retention
 from stacks.settings import WorkshopSettings
+
+SYNTH_TIME_PROPERTY = "SynthesizedAt"
 
 
 class QuotaPreflight(Construct):
@@ -44,16 +48,21 @@ class QuotaPreflight(Construct):
             log_group=framework_logs,
             framework_on_event_role=framework_role,
         )
+        self.properties = properties = {
+            "InstanceTypes": list(training.instance_types),
+            "RequestQuotaIncrease": "true" if training.request_quota_increase else "false",
+            "RequireGpuQuota": "true" if training.require_gpu_quota else "false",
+        }
+        if training.preflight_on_every_deploy:
+            # CloudFormation calls a custom resource only when its properties change: a new value per
+            # synth makes every `cdk deploy` read the quotas again (say, after an increase came through).
+            properties[SYNTH_TIME_PROPERTY] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.resource = cdk.CustomResource(
             self,
             "Result",
             service_token=self.provider.service_token,
             resource_type="Custom::GpuQuotaPreflight",
-            properties={
-                "InstanceTypes": list(training.instance_types),
-                "RequestQuotaIncrease": "true" if training.request_quota_increase else "false",
-                "RequireGpuQuota": "true" if training.require_gpu_quota else "false",
-            },
+            properties=properties,
         )
         self.instance_type = self.resource.get_att_string("InstanceType")
         self.summary = self.resource.get_att_string("Summary")

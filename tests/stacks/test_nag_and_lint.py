@@ -44,6 +44,7 @@ def test_non_default_settings_have_no_open_findings():
         "workshop.training.jobNamePrefix": "cardinal",
         "workshop.training.requestQuotaIncrease": "true",
         "workshop.training.requireGpuQuota": "true",
+        "workshop.training.preflightOnEveryDeploy": "false",
     }
     app = create_app(context)
     report = AwsSolutionsChecks().validate_scope(app)
@@ -54,6 +55,7 @@ def test_non_default_settings_have_no_open_findings():
     policy = stack.functions.preflight.role.node.find_child("DefaultPolicy").node.default_child
     statements = json.dumps(stack.resolve(policy.policy_document))
     assert all(action in statements for action in preflight.IAM_ACTIONS)
+    assert "SynthesizedAt" not in stack.preflight.properties
 
 
 def test_every_acknowledgment_gives_a_concrete_reason(multi_account_app):

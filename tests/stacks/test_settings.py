@@ -52,6 +52,7 @@ def test_defaults_are_the_lab_values():
     assert settings.accounts == ()
     assert settings.retain_bucket is False
     assert (settings.training.request_quota_increase, settings.training.require_gpu_quota) == (False, False)
+    assert settings.training.preflight_on_every_deploy is True
 
 
 def test_every_default_lives_in_cdk_json():

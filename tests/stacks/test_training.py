@@ -247,6 +247,8 @@ def test_preflight_custom_resource_passes_the_preference_list(template):
     properties = preflight["Properties"]
     assert properties["InstanceTypes"][0] == "ml.g4dn.xlarge"
     assert (properties["RequestQuotaIncrease"], properties["RequireGpuQuota"]) == ("false", "false")
+    # A new value per synth: CloudFormation runs the preflight again on every deploy.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", properties["SynthesizedAt"])
     # Without requestQuotaIncrease the function cannot file a request.
     statements = policy_statements(template, "TrainingFunctionsPreflightRoleDefaultPolicy")
     actions = {action for statement in statements for action in as_list(statement["Action"])}
