@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from stacks.log_retention import RETENTION_BY_DAYS
 from stacks.training.runtime.workshop_runtime.hyperparameters import (
     HyperparameterError,
     validate_hyperparameters,
@@ -126,8 +127,7 @@ _SCHEMA: dict[str, Any] = {
 }
 
 # CloudWatch Logs only accepts these retention periods.
-_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                       2192, 2557, 2922, 3288, 3653)  # keep in step with stacks/log_retention.py
+_LOG_RETENTION_DAYS = tuple(RETENTION_BY_DAYS)
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z][a-z0-9-]*\.[0-9]*x?large$")
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,100}$")
 # Job names are at most 63 characters and Prepare appends a timestamp. Lower case because IAM

@@ -88,7 +88,7 @@ class PackagingBuild(Construct):
             source=codebuild.Source.s3(bucket=source.bucket, path=source.s3_object_key),
             environment=codebuild.BuildEnvironment(
                 build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
-                # The sample packs in a minute on the smallest type; larger sets only take longer.
+                # 2 vCPUs and 3 GB suit the workshop's few hundred photos; a larger set only takes longer.
                 compute_type=codebuild.ComputeType.SMALL,
             ),
             environment_variables={
