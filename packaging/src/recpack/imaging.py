@@ -250,3 +250,28 @@ def _pass_through(path: str) -> tuple[bytes, int, int]:
         with _pil().open(io.BytesIO(data)) as probe:
             _load(probe)
     return data, width, height
+
+
+_TAIL = 4096  # enough of a file's end to find its end marker past any zero padding
+
+
+def check_pass_through(path: str) -> tuple[int, int]:
+    """(width, height) of a file --pass-through may pack as it is, read only at its header and its end
+    when it ends as a whole image should. The kernel is asked to read the rest ahead, for the process
+    that copies the bytes (the packing parent), so the disk stays busy."""
+    image, size = _open(path)
+    with image:
+        width, height = image.size
+        image_format = image.format
+    try:
+        with open(path, "rb", buffering=0) as f:
+            if hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)
+            f.seek(max(0, size - _TAIL))
+            tail = f.read()
+    except OSError as exc:
+        raise BadImage(f"cannot read: {exc.strerror}") from None
+    if not _looks_complete(tail, image_format):
+        _pass_through(path)  # the whole check: raises BadImage for a truncated file
+    return width, height
+
