@@ -51,7 +51,8 @@ class TrainingExecutionRole(Construct):
                     resources=[storage.bucket.bucket_arn],
                 ),
                 iam.PolicyStatement(
-                    sid="ListChannelsAndOutput",
+                    # File mode lists each S3Prefix channel to find its .rec file.
+                    sid="ListChannels",
                     actions=["s3:ListBucket"],
                     resources=[storage.bucket.bucket_arn],
                     conditions={
@@ -59,7 +60,6 @@ class TrainingExecutionRole(Construct):
                             "s3:prefix": [
                                 prefixes.train, f"{prefixes.train}*",
                                 prefixes.validation, f"{prefixes.validation}*",
-                                prefixes.output, f"{prefixes.output}*",
                             ]
                         }
                     },

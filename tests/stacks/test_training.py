@@ -180,6 +180,8 @@ def test_execution_role_reads_only_the_channels_and_writes_only_output(template)
         if resource != BUCKET_ARN
     ]
     assert sorted(s3_objects) == [f"{BUCKET_ARN}/output/*", f"{BUCKET_ARN}/train/*", f"{BUCKET_ARN}/validation/*"]
+    listing = statement_by_sid(statements, "ListChannels")
+    assert listing["Condition"]["StringLike"]["s3:prefix"] == ["train/", "train/*", "validation/", "validation/*"]
     metrics = statement_by_sid(statements, "PublishTrainingMetrics")
     assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}}
     logs = statement_by_sid(statements, "WriteTrainingLogs")
