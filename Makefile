@@ -18,12 +18,17 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed node_modules/.installed ## Build .venv/ and node_modules/ from the pinned requirements
+setup: $(VENV)/.installed $(VENV)/checkov/.installed node_modules/.installed ## Build .venv/ and node_modules/ from the pinned requirements
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt packaging/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e packaging
+	touch $@
+
+$(VENV)/checkov/.installed: requirements-checkov.txt
+	python3 -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
