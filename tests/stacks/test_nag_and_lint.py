@@ -34,7 +34,7 @@ def test_multi_account_app_has_no_open_findings(multi_account_app):
 
 
 def test_non_default_settings_have_no_open_findings():
-    # Other prefixes, a job prefix and the quota request permission change the finding ids.
+    # Other prefixes, a job prefix, the quota request permission and a kept bucket change the findings.
     from stacks.workshop_stack import create_app
 
     context = {
@@ -45,6 +45,8 @@ def test_non_default_settings_have_no_open_findings():
         "workshop.training.requestQuotaIncrease": "true",
         "workshop.training.requireGpuQuota": "true",
         "workshop.training.preflightOnEveryDeploy": "false",
+        "workshop.retainBucket": "true",
+        "workshop.packaging.classes": '["0752", "0772"]',
     }
     app = create_app(context)
     report = AwsSolutionsChecks().validate_scope(app)
