@@ -82,13 +82,6 @@ def acknowledge_findings(stack: WorkshopStack) -> None:
     # Packaging build
     project = packaging.project
     project_policy = _role_policy(project.role)
-    for action in ("s3:GetBucket*", "s3:GetObject*", "s3:List*"):
-        acknowledge(
-            project_policy,
-            f"AwsSolutions-IAM5[Action::{action}]",
-            f"CDK's grant for CodeBuild to fetch its source: {action} is limited to the CDK asset bucket "
-            "and the packaging/ asset's object key.",
-        )
     codebuild_logs = stack.format_arn(
         service="logs", resource="log-group", resource_name=f"/aws/codebuild/{project.project_name}",
         arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,

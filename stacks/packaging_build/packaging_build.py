@@ -85,7 +85,6 @@ class PackagingBuild(Construct):
             self,
             "Project",
             description="Packages the newest (or the uploaded) raw image archive into RecordIO for training",
-            source=codebuild.Source.s3(bucket=source.bucket, path=source.s3_object_key),
             environment=codebuild.BuildEnvironment(
                 build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
                 # 2 vCPUs and 3 GB suit the workshop's few hundred photos; a larger set only takes longer.
@@ -116,6 +115,12 @@ class PackagingBuild(Construct):
                 cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)
             ),
         )
+        # The S3 source is set on the CloudFormation resource: codebuild.Source.s3 would also grant
+        # s3:GetObject*/GetBucket*/List* on the asset bucket; _grant_bucket_access names the actions.
+        cfn_project = self.project.node.default_child
+        cfn_project.add_property_override("Source.Type", "S3")
+        cfn_project.add_property_override("Source.Location", f"{source.s3_bucket_name}/{source.s3_object_key}")
+        self.source = source
         self._grant_bucket_access(storage, settings)
 
         self.rule = events.Rule(
@@ -181,6 +186,16 @@ class PackagingBuild(Construct):
                     sid="ReplaceChannels",
                     actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                     resources=channels,
+                ),
+                iam.PolicyStatement(
+                    sid="FetchRecpackSource",
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[self.source.bucket.arn_for_objects(self.source.s3_object_key)],
+                ),
+                iam.PolicyStatement(
+                    sid="LocateSourceBucket",
+                    actions=["s3:GetBucketAcl", "s3:GetBucketLocation"],
+                    resources=[self.source.bucket.bucket_arn],
                 ),
                 iam.PolicyStatement(
                     sid="WriteManifest",

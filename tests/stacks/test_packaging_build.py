@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from moto.events.models import EventPattern
@@ -10,6 +11,7 @@ from moto.events.models import EventPattern
 from .conftest import as_list, policy_statements, render, resources_of_type, statement_by_sid
 
 BUCKET = "workshop-bucket"
+ASSET_KEY = re.compile(r"cdk-hnb659fds-assets-.*/[0-9a-f]{64}\.zip")
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +141,16 @@ def test_build_role_reads_raw_and_replaces_only_the_channels(template):
     for statement in statements:
         if {"s3:PutObject", "s3:DeleteObject"} & set(as_list(statement["Action"])):
             assert not any("/raw/" in resource for resource in as_list(statement["Resource"]))
+
+
+def test_build_reads_its_source_asset_with_named_actions_only(template):
+    statements = policy_statements(template, "PackagingBuildBucketAccess")
+    fetch = statement_by_sid(statements, "FetchRecpackSource")
+    assert sorted(fetch["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert ASSET_KEY.search(json.dumps(fetch["Resource"]))
+    assert sorted(statement_by_sid(statements, "LocateSourceBucket")["Action"]) == [
+        "s3:GetBucketAcl", "s3:GetBucketLocation",
+    ]
+    # CDK's Source.s3 grant (s3:GetObject*, s3:GetBucket*, s3:List*) is not in the template.
+    default_policy = policy_statements(template, "PackagingBuildProjectRoleDefaultPolicy")
+    assert not [s for s in default_policy if any(a.startswith("s3:") for a in as_list(s["Action"]))]
