@@ -217,3 +217,11 @@ def test_verify_compares_a_rec_with_its_manifest(s3, tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{not json")
     assert main(["verify", prefix + "_val.rec", "--manifest", str(tmp_path / "bad.json")]) == 1
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_pipeline_accepts_a_url_encoded_key_from_the_event(s3, tmp_path):
+    archive = _zip_dataset(tmp_path)
+    s3.upload_file(str(archive), BUCKET, "raw/spring birds.zip")
+    manifest = run_pipeline(PipelineSettings(bucket=BUCKET, source_key="raw/spring+birds.zip", resize=32,
+                                             work_dir=str(tmp_path / "work")), say=lambda line: None)
+    assert manifest["source"]["key"] == "raw/spring birds.zip"

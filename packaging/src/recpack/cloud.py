@@ -289,6 +289,25 @@ def find_dataset_root(folder: str) -> str:
         return current
 
 
+def existing_key(s3, bucket: str, key: str) -> str:
+    """`key`, or its URL-decoded form when only that exists: S3 notifications URL-encode keys
+    ('red flower.zip' arrives as 'red+flower.zip'), and a key may really contain '%' or '+'."""
+    from urllib.parse import unquote_plus
+
+    from botocore.exceptions import ClientError
+
+    decoded = unquote_plus(key)
+    if decoded == key:
+        return key
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return key
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise _explain(exc, f"reading s3://{bucket}/{key}") from None
+    return decoded
+
+
 def download(s3, bucket: str, key: str, path: str) -> None:
     try:
         s3.download_file(bucket, key, path, Config=transfer_config())
@@ -325,6 +344,7 @@ def run_pipeline(settings: PipelineSettings, say: Callable[[str], None] = print,
     s3 = s3_client(settings.endpoint_url)
     raw_prefix = _normalise_prefix(settings.raw_prefix)
     key = settings.source_key or newest_archive(s3, settings.bucket, raw_prefix)
+    key = existing_key(s3, settings.bucket, key)
     if not is_archive(key):
         raise CloudError(f"s3://{settings.bucket}/{key} is not a {', '.join(ARCHIVE_SUFFIXES)} archive")
     work = os.path.abspath(settings.work_dir or "recpack-work")
