@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # The CDK CLI must find the virtualenv's python for `app` in cdk.json.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup demo test synth diff deploy destroy bootstrap results
+.PHONY: help setup demo test synth diff deploy destroy bootstrap results bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,3 +58,6 @@ bootstrap: setup ## Bootstrap CDK in the target account(s)
 
 results: setup ## Accuracy by epoch of a training job: make results JOB=<job name or report.json> [OUT=plot.png]
 	$(PYTHON) -m stacks.training.results "$(JOB)" $(if $(OUT),--out "$(OUT)") $(ARGS)
+
+bench: setup ## Time im2rec.py against recpack pack, print the table (BENCH_ARGS="--images 5000 --repeat 5")
+	$(PYTHON) bench/bench_pack.py $(BENCH_ARGS)
