@@ -131,9 +131,23 @@ def _copy_file(entry: ListEntry, width: int, height: int):
         return None, str(exc), 0, 0
 
 
-_RESULT = struct.Struct("<qIIB")  # position, width, height, then one of:
+_RESULT = struct.Struct("<qIIBI")  # position, width, height, kind, body length; kind is one of:
 _REASON, _RECORD, _COPY = 0, 1, 2  # a skip reason follows, the framed record follows, the parent copies the file
 _CHUNK = 4  # entries per task: small, so one slow image holds back little of the ordered output
+
+
+def _keep_freed_memory() -> None:
+    """Let glibc keep freed image buffers (up to 16 MB) for the next image instead of unmapping or
+    trimming them: otherwise every image pays ~120 page faults, ~7% of a worker's CPU. The peak is
+    unchanged; only memory that would be asked for again at once stays mapped."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(-3, 16 << 20)  # M_MMAP_THRESHOLD (also ends glibc's sliding threshold)
+        libc.mallopt(-1, 16 << 20)  # M_TRIM_THRESHOLD
+    except (ImportError, OSError, AttributeError):
+        pass  # not glibc: its allocator, its behaviour
 
 
 def _serve(tasks, results, parent_ends) -> None:
@@ -141,6 +155,7 @@ def _serve(tasks, results, parent_ends) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops us
     for connection in parent_ends:
         connection.close()
+    _keep_freed_memory()
     try:
         preload()  # Pillow loads here while the parent reads the lists
         check_only = _worker_options.pass_through
@@ -149,14 +164,30 @@ def _serve(tasks, results, parent_ends) -> None:
             if not task:
                 return
             first, chunk = pickle.loads(task)
+            message = []  # one message per chunk: a quarter of the wake-ups and system calls
             for position, entry in enumerate(chunk, first):
                 framed, reason, width, height = _pack_one(entry, check_only)
                 if framed is None:
-                    results.send_bytes(_RESULT.pack(position, 0, 0, _REASON) + reason.encode("utf-8", "replace"))
+                    body = reason.encode("utf-8", "replace")
+                    message.append(_RESULT.pack(position, 0, 0, _REASON, len(body)))
                 else:
-                    results.send_bytes(_RESULT.pack(position, width, height, _COPY if check_only else _RECORD) + framed)
+                    body = framed
+                    message.append(_RESULT.pack(position, width, height, _COPY if check_only else _RECORD, len(body)))
+                message.append(body)
+            results.send_bytes(b"".join(message))
     except (EOFError, BrokenPipeError):
         return  # the parent is gone
+
+
+def _widen(connection) -> None:
+    """A 1 MB pipe (Linux; 64 KB by default) holds a few chunks of results, so a worker need not
+    wait for the parent to be scheduled before it starts on its next chunk."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(connection.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):
+        pass
 
 
 class _Workers:
@@ -171,6 +202,7 @@ class _Workers:
         for _ in range(count):
             task_reader, task_writer = context.Pipe(duplex=False)
             result_reader, result_writer = context.Pipe(duplex=False)
+            _widen(result_writer)
             # The worker closes the parent's ends (its own pipes' and earlier workers'), or a killed parent
             # would leave it waiting forever on a pipe it holds open itself.
             parent_ends = self.tasks + self.results + [task_writer, result_reader]
@@ -222,15 +254,18 @@ class _Workers:
                         self.processes[number].join(timeout=1)
                         raise PackFailed(f"a worker process ended (exit code {self.processes[number].exitcode}) "
                                          f"while packing {entries[returned].path} or an image after it") from None
-                    position, width, height, kind = _RESULT.unpack_from(message)
-                    body = memoryview(message)[_RESULT.size:]  # no copy of the record
-                    if kind == _RECORD:
-                        done[position] = (body, None, width, height)
-                    elif kind == _COPY:
-                        done[position] = (None, None, width, height)
-                    else:
-                        done[position] = (None, str(body, "utf-8"), 0, 0)
-                    in_flight[number] -= 1
+                    view, offset = memoryview(message), 0
+                    while offset < len(message):
+                        position, width, height, kind, length = _RESULT.unpack_from(message, offset)
+                        offset += _RESULT.size + length
+                        body = view[offset - length:offset]  # no copy of the record
+                        if kind == _RECORD:
+                            done[position] = (body, None, width, height)
+                        elif kind == _COPY:
+                            done[position] = (None, None, width, height)
+                        else:
+                            done[position] = (None, str(body, "utf-8"), 0, 0)
+                        in_flight[number] -= 1
         finally:
             selector.close()
 
