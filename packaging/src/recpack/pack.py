@@ -15,9 +15,11 @@ import signal
 import struct
 import sys
 import time
+from array import array
+from collections.abc import Sequence
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional
 
 from . import recordio
 from .atomic import AtomicOutputs
@@ -55,6 +57,41 @@ class ListResult:
 
 class PackFailed(RecpackError):
     pass
+
+
+class _Entries(Sequence):
+    """A list file's entries, kept compact: ~70 bytes an entry instead of ~270 as ListEntry objects, so
+    the parent's memory barely grows with the list (48,562 NABirds entries: ~3 MB instead of ~13 MB)."""
+
+    def __init__(self, list_path: str):
+        # Every lasting object exists before parse_list() runs, so none lands among its short-lived
+        # ones and Python can hand their memory back to the system once they are freed.
+        self._index, self._labels = array("Q"), array("d")
+        self._label_starts, self._path_starts = array("Q", [0]), array("Q", [0])
+        paths: list[str] = []
+        for entry in parse_list(list_path):
+            self._index.append(entry.index)
+            self._labels.extend(entry.labels)
+            self._label_starts.append(len(self._labels))
+            paths.append(entry.path)
+            self._path_starts.append(self._path_starts[-1] + len(entry.path))
+        self._paths = "".join(paths)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def _entry(self, i: int) -> ListEntry:
+        labels = tuple(self._labels[self._label_starts[i]:self._label_starts[i + 1]])
+        return ListEntry(self._index[i], labels, self._paths[self._path_starts[i]:self._path_starts[i + 1]])
+
+    def __getitem__(self, item):
+        if isinstance(item, slice):
+            return [self._entry(i) for i in range(*item.indices(len(self)))]
+        if item < 0:
+            item += len(self)
+        if not 0 <= item < len(self):
+            raise IndexError(item)
+        return self._entry(item)
 
 
 def find_lists(prefix: str) -> list[str]:
@@ -340,7 +377,7 @@ def pack_lists(prefix: str, root: str, options: PackOptions, *, workers: int = 0
     results = []
     # Workers start before the lists are read: they load Pillow meanwhile and never hold the lists.
     with (_Workers(workers) if workers > 1 else nullcontext()) as pool, AtomicOutputs() as outputs:
-        parsed = [(path, parse_list(path)) for path in list_paths]  # reject malformed input before any work
+        parsed = [(path, _Entries(path)) for path in list_paths]  # every list checked before any work
         for list_path, entries in parsed:
             stem = os.path.splitext(list_path)[0]
             result = ListResult(list_path, stem + ".rec", stem + ".idx")
