@@ -336,7 +336,7 @@ def alternate(cases: dict, repeat: int, before=None) -> dict:
                 before()
             runs[name].append(cases[name]())
             r = runs[name][-1]
-            print(f"  {name:<22} run {rep + 1}: {r['seconds']:6.2f} s", file=sys.stderr)
+            print(f"  {name:<24} run {rep + 1}: {r['seconds']:6.2f} s", file=sys.stderr)
     return runs
 
 
@@ -405,7 +405,7 @@ def main(argv=None) -> int:
         "recpack": recpack_run(prefixes["recpack"], *options),
         "floor": lambda: measure_floor(blobs, args.workers, 256, 95),
         "floor, 3/8 decode": lambda: measure_floor(blobs, args.workers, 256, 95, three_eighths=True),
-    }, args.repeat)
+    }, args.repeat, before=os.sync)  # no run pays for the writeback of the previous one's output
     del blobs
     quality = compare(prefixes["recpack"] + ".rec", prefixes["im2rec"] + ".rec")
 
@@ -420,7 +420,7 @@ def main(argv=None) -> int:
         "im2rec.py": im2rec_run(prefixes["im2rec"], "--pass-through"),
         "recpack": recpack_run(prefixes["recpack"], "--pass-through"),
         "cat + sync (disk bound)": lambda: measure(cat_command, cwd=root),
-    }, args.repeat, before=lambda: drop_from_page_cache(root, relatives))
+    }, args.repeat, before=lambda: (os.sync(), drop_from_page_cache(root, relatives)))
     read_all(root, relatives)
 
     memory = {}
@@ -430,12 +430,16 @@ def main(argv=None) -> int:
         tools = {"recpack": recpack_run}
         if args.memory_im2rec:
             tools["im2rec.py"] = im2rec_run
+        cases = {}
         for tool, run in tools.items():
             for count in (small_count, args.memory_images):
                 prefix = os.path.join(work, f"memory-{tool}-{count}", "data")
                 write_list(prefix + ".lst", relatives, count)
-                memory[(tool, count)] = run(prefix, *options)()
-                print(f"  {tool} {count}: {memory[(tool, count)]['seconds']:.1f} s", file=sys.stderr)
+                cases[(tool, count)] = run(prefix, *options)
+        # Peaks are sampled, so a run can miss or catch a short one: medians of alternated runs too.
+        memory_runs = alternate({f"{tool} {count}": run for (tool, count), run in cases.items()}, args.repeat,
+                                before=os.sync)
+        memory = {key: median_of(memory_runs[f"{key[0]} {key[1]}"]) for key in cases}
     load_after = os.getloadavg()
 
     table = render(args, info, resize_runs, pass_runs, memory, quality, corpus_bytes, len(relatives),
@@ -495,7 +499,7 @@ def render(args, info, resize_runs, pass_runs, memory, quality, corpus_bytes, co
     add("resize 256, q95", resize_runs)
     add("pass-through (cold cache)", pass_runs)
     for (tool, entries), m in memory.items():
-        lines.append(row([f"memory, {entries} entries", tool, f"{m['seconds']:.2f}", "-",
+        lines.append(row([f"memory, {entries} entries", tool, f"{m['seconds']:.2f}", "",
                           f"{entries / m['seconds']:.0f}", "-", f"{m['cpu']:.1f}", f"{m['rss_mb']:.0f}",
                           f"{m['pss_mb']:.0f}"]))
 
