@@ -10,10 +10,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import queue
 import selectors
 import signal
 import struct
 import sys
+import threading
 import time
 from array import array
 from collections.abc import Sequence
@@ -329,6 +331,45 @@ class _Workers:
         self.tasks, self.results = [], []
 
 
+class _WriterThread:
+    """Writes the .rec from a second thread: with --pass-through the parent's copy of each file is the
+    bottleneck, and the write into the page cache (which releases the GIL) can overlap the next file's
+    read and magic-word scan. At most 8 records wait, so memory stays bounded."""
+
+    def __init__(self, file):
+        self.file = file
+        self.error: Optional[BaseException] = None
+        self.queue: queue.Queue = queue.Queue(maxsize=8)
+        self.thread = threading.Thread(target=self._run, name="rec-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            data = self.queue.get()
+            if data is None:
+                return
+            if self.error is None:
+                try:
+                    self.file.write(data)
+                except BaseException as exc:  # handed to the main thread at its next write or at close
+                    self.error = exc
+
+    def write(self, data) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(data)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.queue.put(None)
+        self.thread.join()
+        if exc_type is None and self.error is not None:
+            raise self.error
+        return False
+
+
 def _serial(entries: Sequence[ListEntry]) -> Iterator[tuple]:
     for entry in entries:
         yield _pack_one(entry)
@@ -381,11 +422,13 @@ def pack_lists(prefix: str, root: str, options: PackOptions, *, workers: int = 0
         for list_path, entries in parsed:
             stem = os.path.splitext(list_path)[0]
             result = ListResult(list_path, stem + ".rec", stem + ".idx")
-            rec = outputs.open(result.rec_path, "wb", buffering=1 << 20)
+            # Pass-through records (~200 KB) are written past a small buffer rather than copied into it.
+            rec_file = outputs.open(result.rec_path, "wb", buffering=1 << 16 if options.pass_through else 1 << 20)
+            writer = _WriterThread(rec_file) if options.pass_through and pool else nullcontext(rec_file)
             idx = outputs.open(result.idx_path, "w", encoding="utf-8", newline="\n")
             started = time.perf_counter()
             produced = pool.run(entries) if pool else _serial(entries)
-            with closing(produced), _progress(len(entries), os.path.basename(list_path)) as bar:
+            with closing(produced), _progress(len(entries), os.path.basename(list_path)) as bar, writer as rec:
                 for entry, (framed, reason, width, height) in zip(entries, produced):
                     bar.update(1)
                     if framed is None:
