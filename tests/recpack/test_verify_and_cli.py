@@ -77,3 +77,11 @@ def test_usage_errors_exit_2_with_a_message(args, message, recpack):
 def test_main_returns_exit_codes_in_process(tmp_path, capsys):
     assert main(["verify", str(tmp_path / "missing.rec")]) == 1
     assert "recpack: error:" in capsys.readouterr().err
+
+
+def test_verify_flags_images_smaller_than_the_training_shape(packed, recpack):
+    result = recpack("verify", packed / "ds_train.rec")  # packed at --resize 64
+    assert "warning: 36 images are smaller than 224 px on a side" in result.stdout
+    assert "--resize 224" in result.stdout
+    quiet = recpack("verify", packed / "ds_train.rec", "--min-size", "64")
+    assert "warning" not in quiet.stdout

@@ -150,7 +150,7 @@ def run_verify(args) -> int:
 
     manifest = load_manifest(args.manifest, args.endpoint_url) if args.manifest else None
     for path in args.files:
-        result = verify(path)
+        result = verify(path, min_side=args.min_size)
         print(result.describe())
         if manifest is not None:
             print(check_against_manifest(result, manifest, args.manifest))
@@ -190,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Read each .rec through its .idx and sequentially, decode every image, "
                                         "and print counts per label and the image size range.")
     p.add_argument("files", metavar="FILE.rec", nargs="+")
+    p.add_argument("--min-size", type=_bounded_int(0), default=224, metavar="PX",
+                   help="warn about images smaller than this on a side: the training image_shape (default: 224)")
     p.add_argument("--manifest", metavar="PATH_OR_S3_URI",
                    help="also check each file's record count and SHA-256 against this manifest.json")
     p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),

@@ -24,6 +24,8 @@ class VerifyResult:
     min_size: Optional[tuple[int, int]] = None
     max_size: Optional[tuple[int, int]] = None
     indexed: bool = False
+    min_side: int = 0  # the training shape's side; 0: not checked
+    small: list = field(default_factory=list)  # (record id, width, height) below min_side
 
     def describe(self) -> str:
         labels = ", ".join(f"{_format_label(label)}: {count}" for label, count in sorted(self.label_counts.items()))
@@ -32,8 +34,15 @@ class VerifyResult:
             sizes = (f"; image sizes from {self.min_size[0]}x{self.min_size[1]} "
                      f"to {self.max_size[0]}x{self.max_size[1]}")
         via = "index and sequential read agree" if self.indexed else "no .idx, sequential read only"
-        return (f"{os.path.basename(self.rec_path)}: OK, {self.records} records ({via}){sizes}\n"
+        text = (f"{os.path.basename(self.rec_path)}: OK, {self.records} records ({via}){sizes}\n"
                 f"  records per label: {labels}")
+        if self.small:
+            shown = ", ".join(f"id {i} ({w}x{h})" for i, w, h in self.small[:5])
+            more = f" and {len(self.small) - 5} more" if len(self.small) > 5 else ""
+            text += (f"\n  warning: {len(self.small)} images are smaller than {self.min_side} px on a side, the "
+                     f"training image_shape: {shown}{more}; the algorithm fails on them (pack with --resize "
+                     f"{self.min_side} or more)")
+        return text
 
 
 def _format_label(label) -> str:
@@ -53,11 +62,11 @@ def _decode(payload: bytes) -> tuple[int, int]:
     return size
 
 
-def verify(rec_path: str, idx_path: Optional[str] = None) -> VerifyResult:
+def verify(rec_path: str, idx_path: Optional[str] = None, min_side: int = 224) -> VerifyResult:
     if not os.path.isfile(rec_path):
         raise VerifyFailed(f"{rec_path}: no such file")
     idx_path = idx_path or os.path.splitext(rec_path)[0] + ".idx"
-    result = VerifyResult(rec_path)
+    result = VerifyResult(rec_path, min_side=min_side)
     index = recordio.read_index(idx_path) if os.path.isfile(idx_path) else None
     result.indexed = index is not None
     keys_at: dict[int, int] = {}
@@ -86,6 +95,8 @@ def verify(rec_path: str, idx_path: Optional[str] = None) -> VerifyResult:
                 size = _decode(image)
             except Exception as exc:  # any decoder failure is a corrupt record, reported by position
                 raise VerifyFailed(f"{where} (id {header.id}): image does not decode: {exc}") from None
+            if min(size) < min_side:
+                result.small.append((header.id, *size))
             label = header.label if header.flag == 0 else tuple(header.label)
             result.label_counts[label] += 1
             result.min_size = size if result.min_size is None else min(result.min_size, size, key=lambda s: s[0] * s[1])
