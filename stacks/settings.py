@@ -266,6 +266,9 @@ def _to_settings(raw: dict[str, Any]) -> WorkshopSettings:
     _require(retention in _LOG_RETENTION_DAYS, f"{ROOT}.logRetentionDays",
              f"{retention} is not one of {', '.join(map(str, _LOG_RETENTION_DAYS))}")
 
+    packaging, training = _check_packaging(raw["packaging"]), _check_training(raw["training"])
+    _check_resize_covers_image_shape(packaging, training)
+
     return WorkshopSettings(
         stack_name=stack_name,
         accounts=_check_accounts(raw["accounts"]),
@@ -277,9 +280,19 @@ def _to_settings(raw: dict[str, Any]) -> WorkshopSettings:
         abort_incomplete_multipart_upload_days=_positive(raw["abortIncompleteMultipartUploadDays"],
                                                          "abortIncompleteMultipartUploadDays"),
         log_retention_days=retention,
-        packaging=_check_packaging(raw["packaging"]),
-        training=_check_training(raw["training"]),
+        packaging=packaging,
+        training=training,
     )
+
+
+def _check_resize_covers_image_shape(packaging: PackagingSettings, training: TrainingSettings) -> None:
+    # The build packs with the shorter side at `resize`; the algorithm fails on images smaller
+    # than image_shape, which would only show after a GPU instance started.
+    shape = training.hyperparameters.get("image_shape", "3,224,224")
+    side = max(int(v) for v in shape.split(",")[1:])
+    _require(packaging.resize >= side, f"{ROOT}.packaging.resize",
+             f"{packaging.resize} is smaller than the training image_shape {shape} "
+             f"(workshop.training.hyperparameters.image_shape); use {side} or more")
 
 
 def _check_prefixes(prefixes: Prefixes) -> None:

@@ -170,3 +170,11 @@ def test_cdk_synth_with_a_bad_value_fails_with_one_line_and_no_traceback(tmp_pat
     assert result.returncode != 0
     assert "Invalid setting workshop.training.hyperparameters.num_layers = 17: must be one of" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_packaging_resize_must_cover_the_training_image_shape():
+    with pytest.raises(SettingsError, match=r"workshop.packaging.resize: 128 is smaller than the training "
+                                            r"image_shape 3,224,224"):
+        load_settings({**cdk_json_context(), "workshop.packaging.resize": "128"})
+    load_settings({**cdk_json_context(), "workshop.packaging.resize": "160",
+                   "workshop.training.hyperparameters.image_shape": "3,160,160"})
