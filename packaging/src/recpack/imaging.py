@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -135,7 +136,12 @@ def _convert_colour(image: Image.Image, color: int, encoding: str) -> Image.Imag
 def _open(path: str) -> tuple[Image.Image, int]:
     Image = _pil()
     try:
-        size = os.stat(path).st_size
+        status = os.stat(path)
+        if stat.S_ISDIR(status.st_mode):
+            raise BadImage("is a folder, not a file")
+        if not stat.S_ISREG(status.st_mode):
+            raise BadImage("not a regular file (a device, pipe or socket)")  # reading a FIFO would block
+        size = status.st_size
         if size == 0:
             raise BadImage("empty file")
         image = Image.open(path)
@@ -202,9 +208,13 @@ def _draft(image: Image.Image, mode: str, eighths: int) -> float:
     if eighths == 3 and scale == 0.5 and getattr(image, "decoderconfig", None) == (2, 0) \
             and len(image.tile) == 1 and tuple(image.tile[0][1]) == (0, 0, *image.size):
         size = (-(-width * 3 // 8), -(-height * 3 // 8))  # libjpeg's output size: ceil(3/8 of it)
+        tile = image.tile[0]
+        # Tile entries are named tuples in Pillow 11+, plain tuples before: build either the same way.
+        fields = (tile[0], (0, 0, *size), *tuple(tile)[2:])
+        new_tile = type(tile)(*fields) if hasattr(tile, "_fields") else fields
         image.decoderconfig = (3, 0)
         image._size = size
-        image.tile = [image.tile[0]._replace(extents=(0, 0, *size))]
+        image.tile = [new_tile]
         return 3 / 8
     return scale
 

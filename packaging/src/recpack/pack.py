@@ -375,6 +375,33 @@ def _serial(entries: Sequence[ListEntry]) -> Iterator[tuple]:
         yield _pack_one(entry)
 
 
+def _fork_available() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _spawned(entries: Sequence[ListEntry], workers: int) -> Iterator[tuple]:
+    """Where there is no fork (Windows): a spawned Pool, each worker set up by its initializer, with
+    the same bounded window of entries in flight."""
+    window = threading.Semaphore(workers * _CHUNK * 4)
+
+    def windowed():
+        for entry in entries:
+            window.acquire()
+            yield entry
+
+    pool = multiprocessing.get_context("spawn").Pool(
+        workers, initializer=_init_worker, initargs=(_worker_root, _worker_options, _worker_pack_label))
+    try:
+        for result in pool.imap(_pack_one, windowed(), chunksize=_CHUNK):
+            window.release()
+            yield result
+        pool.close()
+    finally:
+        window.release(len(entries) + 1)  # unblock the pool's feeder thread, or terminate() waits on it
+        pool.terminate()
+        pool.join()
+
+
 def default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -417,7 +444,8 @@ def pack_lists(prefix: str, root: str, options: PackOptions, *, workers: int = 0
     _init_worker(root, options, pack_label)  # before forking: the workers inherit these
     results = []
     # Workers start before the lists are read: they load Pillow meanwhile and never hold the lists.
-    with (_Workers(workers) if workers > 1 else nullcontext()) as pool, AtomicOutputs() as outputs:
+    forked = workers > 1 and _fork_available()
+    with (_Workers(workers) if forked else nullcontext()) as pool, AtomicOutputs() as outputs:
         parsed = [(path, _Entries(path)) for path in list_paths]  # every list checked before any work
         for list_path, entries in parsed:
             stem = os.path.splitext(list_path)[0]
@@ -427,7 +455,10 @@ def pack_lists(prefix: str, root: str, options: PackOptions, *, workers: int = 0
             writer = _WriterThread(rec_file) if options.pass_through and pool else nullcontext(rec_file)
             idx = outputs.open(result.idx_path, "w", encoding="utf-8", newline="\n")
             started = time.perf_counter()
-            produced = pool.run(entries) if pool else _serial(entries)
+            if pool:
+                produced = pool.run(entries)
+            else:
+                produced = _spawned(entries, workers) if workers > 1 else _serial(entries)
             with closing(produced), _progress(len(entries), os.path.basename(list_path)) as bar, writer as rec:
                 for entry, (framed, reason, width, height) in zip(entries, produced):
                     bar.update(1)
