@@ -41,3 +41,32 @@ def run_recpack(*args, cwd=None, check=True):
 @pytest.fixture
 def recpack():
     return run_recpack
+
+
+def linked_dataset(root, images=600, size=(1200, 800)):
+    """`images` hard links to one ~1 MP photo in two classes: big enough that packing takes about a
+    second here, instant to create."""
+
+    source = root.parent / "source.jpg"
+    synthetic.save(synthetic.large_photo(*size, seed=3), str(source), quality=90)
+    for number in range(images):
+        folder = root / ("a" if number % 2 else "b")
+        folder.mkdir(parents=True, exist_ok=True)
+        os.link(source, folder / f"{number:05d}.jpg")
+    return root
+
+
+def kill_when_writing(command, temporary_glob, folder, timeout=60):
+    """Start `command`, SIGKILL it as soon as a temporary output holds bytes; return the process."""
+    import signal
+    import time
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(path.stat().st_size > 0 for path in folder.glob(temporary_glob)):
+            break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return process

@@ -1,6 +1,5 @@
 """SIGKILL at any moment leaves each final path absent or complete, and the next run cleans up."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -52,19 +51,13 @@ def test_killed_list_runs_never_leave_partial_lists_or_label_maps(many_files, tm
 
 
 def test_a_killed_pack_keeps_the_previous_complete_rec(tmp_path):
-    from recpack import synthetic
+    from .conftest import kill_when_writing, linked_dataset
 
-    root = tmp_path / "images"
-    synthetic.folder_dataset(str(root), per_class=50, classes=["a", "b"], seed=8, size_range=((900, 1000), (700, 800)))
+    root = linked_dataset(tmp_path / "images")
     subprocess.run([sys.executable, "-m", "recpack", "list", str(tmp_path / "ds"), str(root)], check=True)
     pack = [sys.executable, "-m", "recpack", "pack", str(tmp_path / "ds"), str(root), "--resize", "200"]
     subprocess.run(pack, check=True, capture_output=True)
     previous = (tmp_path / "ds.rec").read_bytes(), (tmp_path / "ds.idx").read_bytes()
-    process = subprocess.Popen(pack + ["--quality", "80"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not list(tmp_path.glob(".ds.rec.recpack-tmp.*")) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    process = kill_when_writing(pack + ["--quality", "80"], ".ds.rec.recpack-tmp.*", tmp_path)
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed mid-write"
     assert ((tmp_path / "ds.rec").read_bytes(), (tmp_path / "ds.idx").read_bytes()) == previous

@@ -2,7 +2,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from PIL import Image
@@ -135,17 +134,13 @@ def test_decompression_bombs_become_a_skip_reason(tmp_path, recpack):
 
 
 def test_a_killed_run_leaves_no_partial_file_and_the_rerun_cleans_up(tmp_path, recpack):
-    root = tmp_path / "images"
-    synthetic.folder_dataset(str(root), per_class=60, classes=["a", "b"], seed=5, size_range=((900, 1000), (700, 800)))
+    from .conftest import kill_when_writing, linked_dataset
+
+    root = linked_dataset(tmp_path / "images")
     recpack("list", tmp_path / "ds", root)
-    process = subprocess.Popen([sys.executable, "-m", "recpack", "pack", str(tmp_path / "ds"), str(root),
-                                "--resize", "256", "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 30
-    while not list(tmp_path.glob(".ds.rec.recpack-tmp.*")) and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    os.killpg(process.pid, signal.SIGKILL) if False else process.send_signal(signal.SIGKILL)
-    process.wait()
+    process = kill_when_writing([sys.executable, "-m", "recpack", "pack", str(tmp_path / "ds"), str(root),
+                                 "--resize", "256", "--workers", "2"], ".ds.rec.recpack-tmp.*", tmp_path)
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed mid-write"
     assert not (tmp_path / "ds.rec").exists() and not (tmp_path / "ds.idx").exists()
     assert list(tmp_path.glob(".ds.rec.recpack-tmp.*"))
     recpack("pack", tmp_path / "ds", root, "--resize", "256")
@@ -153,3 +148,32 @@ def test_a_killed_run_leaves_no_partial_file_and_the_rerun_cleans_up(tmp_path, r
     first = (tmp_path / "ds.rec").read_bytes()
     recpack("pack", tmp_path / "ds", root, "--resize", "256", "--workers", "1")
     assert (tmp_path / "ds.rec").read_bytes() == first
+
+def test_without_fork_a_spawned_pool_gives_the_same_bytes(birds, tmp_path, monkeypatch):
+    """Windows has no fork: recpack falls back to spawned workers with identical output."""
+    from recpack import pack as pack_module
+    from recpack.cli import main
+
+    assert main(["list", str(tmp_path / "ds"), str(birds), "--train-ratio", "0.75"]) == 0
+    assert main(["pack", str(tmp_path / "ds"), str(birds), "--resize", "96", "--workers", "2"]) == 0
+    forked = (tmp_path / "ds_train.rec").read_bytes(), (tmp_path / "ds_train.idx").read_bytes()
+    monkeypatch.setattr(pack_module, "_fork_available", lambda: False)
+    spawned_pools = []
+    real_get_context = pack_module.multiprocessing.get_context
+    monkeypatch.setattr(pack_module.multiprocessing, "get_context",
+                        lambda method=None: spawned_pools.append(method) or real_get_context(method))
+    assert main(["pack", str(tmp_path / "ds"), str(birds), "--resize", "96", "--workers", "2"]) == 0
+    assert "spawn" in spawned_pools
+    assert ((tmp_path / "ds_train.rec").read_bytes(), (tmp_path / "ds_train.idx").read_bytes()) == forked
+
+
+def test_a_fifo_in_the_list_is_skipped_not_waited_on(birds, tmp_path, recpack):
+    root = tmp_path / "images"
+    (root / "wren").mkdir(parents=True)
+    os.mkfifo(root / "wren" / "pipe.jpg")
+    synthetic.save(synthetic.photo(64, 48, 1), str(root / "wren" / "ok.jpg"))
+    (tmp_path / "ds.lst").write_text("0\t0.000000\twren/pipe.jpg\n1\t0.000000\twren/ok.jpg\n")
+    result = subprocess.run([sys.executable, "-m", "recpack", "pack", str(tmp_path / "ds"), str(root)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "not a regular file" in (tmp_path / "ds.skipped.tsv").read_text()
