@@ -106,7 +106,7 @@ def synthesize(out: Path) -> Path:
 def emulator_resources(template_path: Path, clients: Clients) -> Template:
     """Create what the steps touch (bucket, execution role) in the emulator and bind the template to them."""
     body = json.loads(template_path.read_text())
-    s3, iam = clients.client("s3"), clients.client("iam")
+    iam = clients.client("iam")
     create_workshop_bucket(clients, DEMO_BUCKET)
     physical = {}
     for logical, resource in body["Resources"].items():

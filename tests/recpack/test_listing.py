@@ -3,7 +3,7 @@ import os
 import pytest
 
 from recpack import synthetic
-from recpack.listing import DatasetError, SplitOptions, discover, split
+from recpack.listing import DatasetError, discover
 
 
 def lines(path):

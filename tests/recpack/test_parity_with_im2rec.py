@@ -1,6 +1,5 @@
 """recpack against the reference: MXNet 1.9.1's tools/im2rec.py run on the same images."""
 
-import io
 import shutil
 
 import cv2

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from .atomic import AtomicOutputs
-from .listing import Dataset, SplitOptions, label_map_rows, render_list, render_tsv, split, split_name
+from .listing import Dataset, SplitOptions, label_map_rows, render_list, render_tsv, split
 
 LABEL_MAP_SUFFIX = "_labels.tsv"
 _SHOWN_CLASSES = 20
