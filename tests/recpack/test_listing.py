@@ -154,3 +154,38 @@ def test_chunks_follow_im2rec_names(birds, tmp_path, recpack):
     recpack("list", tmp_path / "c", birds, "--chunks", "2", "--train-ratio", "0.5")
     names = sorted(p.name for p in tmp_path.glob("c_*.lst"))
     assert names == ["c_0_train.lst", "c_0_val.lst", "c_1_train.lst", "c_1_val.lst"]
+
+
+def test_an_empty_class_folder_is_named(tmp_path, recpack):
+    root = tmp_path / "images"
+    for folder, count in (("a_owl", 2), ("b_empty", 0), ("c_wren", 2)):
+        (root / folder).mkdir(parents=True)
+        for i in range(count):
+            (root / folder / f"{i}.jpg").write_bytes(b"x")
+    result = recpack("list", tmp_path / "p", root)
+    assert "folder b_empty has no .jpeg/.jpg/.png images: it is not a class" in result.stderr
+    assert "1\tc_wren\tc_wren" in (tmp_path / "p_labels.tsv").read_text()
+
+
+def test_cub_200_2011_layout(tmp_path):
+    """CUB: integer image ids, class folders like 001.Black_footed_Albatross, all metadata beside images/."""
+    from PIL import Image as PILImage
+
+    rows = []
+    for class_id, folder in ((1, "001.Black_footed_Albatross"), (2, "002.Laysan_Albatross")):
+        (tmp_path / "images" / folder).mkdir(parents=True)
+        for n in range(3):
+            image_id = len(rows) + 1
+            name = f"{folder}/{folder.split('.')[1]}_{n:04d}.jpg"
+            PILImage.new("RGB", (40, 30)).save(tmp_path / "images" / name)
+            rows.append((image_id, name, class_id, n % 2))
+    (tmp_path / "images.txt").write_text("".join(f"{i} {p}\n" for i, p, _, _ in rows))
+    (tmp_path / "image_class_labels.txt").write_text("".join(f"{i} {c}\n" for i, _, c, _ in rows))
+    (tmp_path / "train_test_split.txt").write_text("".join(f"{i} {t}\n" for i, _, _, t in rows))
+    (tmp_path / "classes.txt").write_text("1 001.Black_footed_Albatross\n2 002.Laysan_Albatross\n")
+    dataset = discover(str(tmp_path))
+    assert dataset.layout == "metadata" and dataset.has_official_split
+    assert [(c.label, c.class_id, c.name) for c in dataset.classes] == [
+        (0, "1", "001.Black_footed_Albatross"), (1, "2", "002.Laysan_Albatross")]
+    assert dataset.images[0].path == "images/001.Black_footed_Albatross/Black_footed_Albatross_0000.jpg"
+    assert [c.class_id for c in discover(str(tmp_path), classes=["002.laysan_albatross"]).classes] == ["2"]

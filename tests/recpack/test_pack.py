@@ -177,3 +177,23 @@ def test_a_fifo_in_the_list_is_skipped_not_waited_on(birds, tmp_path, recpack):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "not a regular file" in (tmp_path / "ds.skipped.tsv").read_text()
+
+
+def test_an_unreadable_file_is_skipped_with_its_reason_even_as_root(birds, tmp_path, monkeypatch):
+    """Root reads mode-0 files, so the permission error is injected where recpack opens the file."""
+    from recpack import imaging
+    from recpack.cli import main
+
+    assert main(["list", str(tmp_path / "ds"), str(birds), "--no-shuffle"]) == 0
+    victim = (tmp_path / "ds.lst").read_text().splitlines()[0].split("\t")[2]
+    pil = imaging._pil()
+    real_open = pil.open
+
+    def guarded_open(path, *args, **kwargs):
+        if str(path).endswith(victim):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(pil, "open", guarded_open)
+    assert main(["pack", str(tmp_path / "ds"), str(birds), "--resize", "32", "--workers", "1"]) == 0
+    assert f"{victim}\tpermission denied" in (tmp_path / "ds.skipped.tsv").read_text()

@@ -157,6 +157,9 @@ def _walk_class_folders(root: str, exts: Sequence[str], warnings: list[str]):
             images.append(relative)
         if images:
             yield path, images
+        elif not dirs and path != root:
+            # im2rec skips it too, but every later class then gets the label this one would have had.
+            warnings.append(f"folder {_to_list_path(path, root)} has no {'/'.join(exts)} images: it is not a class")
 
 
 def discover(root: str, exts: Sequence[str] = DEFAULT_EXTS, classes: Sequence[str] = ()) -> Dataset:
