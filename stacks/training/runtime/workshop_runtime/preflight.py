@@ -16,9 +16,9 @@ import logging
 from collections.abc import Mapping
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from .clients import CLIENT_CONFIG
 from .quotas import (
     InstanceQuota,
     NoGpuQuotaError,
@@ -56,7 +56,6 @@ IAM_ACTIONS = (
 )
 # A custom resource response is capped at 4 KB in all; Data must fit with the rest.
 _SUMMARY_MAX = 2000
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
 
 
 class GpuQuotaRequiredError(Exception):
@@ -184,7 +183,7 @@ def handler(event, context):
     session = boto3.session.Session()
     return on_event(
         event,
-        servicequotas=session.client("service-quotas", config=_CLIENT_CONFIG),
-        sagemaker=session.client("sagemaker", config=_CLIENT_CONFIG),
+        servicequotas=session.client("service-quotas", config=CLIENT_CONFIG),
+        sagemaker=session.client("sagemaker", config=CLIENT_CONFIG),
         region=session.region_name,
     )

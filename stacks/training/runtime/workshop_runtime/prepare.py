@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from .clients import CLIENT_CONFIG
 from .hyperparameters import HyperparameterError, merge_hyperparameters
 from .quotas import (
     NoGpuQuotaError,
@@ -59,7 +59,6 @@ _JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _JOB_NAME_MAX = 63
 _JOB_NAME_SUFFIX_LENGTH = len("-20261121-120000-abcd")
 # Service Quotas throttles at a few calls per second; retry rather than fail the execution.
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
 
 
 class ConfigurationError(Exception):
@@ -246,8 +245,8 @@ def handler(event, context):
     return prepare(
         event,
         os.environ,
-        s3=session.client("s3", config=_CLIENT_CONFIG),
-        servicequotas=session.client("service-quotas", config=_CLIENT_CONFIG),
-        sagemaker=session.client("sagemaker", config=_CLIENT_CONFIG),
+        s3=session.client("s3", config=CLIENT_CONFIG),
+        servicequotas=session.client("service-quotas", config=CLIENT_CONFIG),
+        sagemaker=session.client("sagemaker", config=CLIENT_CONFIG),
         region=session.region_name,
     )

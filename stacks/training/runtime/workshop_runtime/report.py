@@ -13,9 +13,9 @@ import os
 from collections.abc import Mapping
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from .clients import CLIENT_CONFIG
 from .training_log import parse_training_log
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,6 @@ IAM_ACTIONS = (
 # Step Functions caps a state's payload at 256 KB; the full table stays in report.json.
 RETURNED_EPOCHS_MAX = 200
 LOG_EVENTS_PER_CALL = 10000  # the GetLogEvents maximum
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
 
 
 class ConfigurationError(Exception):
@@ -191,7 +190,7 @@ def handler(event, context):
     return report(
         event,
         os.environ,
-        logs=session.client("logs", config=_CLIENT_CONFIG),
-        sagemaker=session.client("sagemaker", config=_CLIENT_CONFIG),
-        s3=session.client("s3", config=_CLIENT_CONFIG),
+        logs=session.client("logs", config=CLIENT_CONFIG),
+        sagemaker=session.client("sagemaker", config=CLIENT_CONFIG),
+        s3=session.client("s3", config=CLIENT_CONFIG),
     )
