@@ -242,3 +242,41 @@ def test_an_emulator_that_dies_mid_upload_leaves_no_partial_object_and_a_rerun_c
         assert rerun.returncode == 0, rerun.stderr
         manifest = json.loads(s3.get_object(Bucket="dies-mid-upload", Key="manifest.json")["Body"].read())
         assert manifest["num_training_samples"] == 1200
+
+
+def test_injected_errors_against_the_emulator_are_retried(emulator, tmp_path, monkeypatch):
+    """Connections to the moto server that drop during UploadPart (twice) and HeadObject (once)."""
+    import os
+
+    import botocore.exceptions
+
+    from recpack import cloud
+
+    prefix = str(tmp_path / "big")
+    for suffix, count in (("_train", 250), ("_val", 3)):
+        with open(prefix + suffix + ".rec", "wb") as rec:
+            writer = recordio.RecordWriter(rec)
+            for i in range(count):
+                writer.write(recordio.pack(float(i % 2), i, os.urandom(80_000)))
+    (tmp_path / "big_labels.tsv").write_text("label\tclass_id\tname\ttrain\tval\n0\ta\tA\t125\t2\n1\tb\tB\t125\t1\n")
+    failures = {"UploadPart": 2, "HeadObject": 1}
+    real_client = cloud.s3_client
+
+    def flaky_client(endpoint_url=None):
+        client = real_client(endpoint_url)
+
+        def drop(event_name=None, **kwargs):
+            operation = event_name.rsplit(".", 1)[-1]
+            if failures.get(operation, 0) > 0:
+                failures[operation] -= 1
+                raise botocore.exceptions.ConnectionClosedError(endpoint_url=emulator.endpoint)
+        client.meta.events.register("before-send.s3", drop)
+        return client
+
+    monkeypatch.setattr(cloud, "s3_client", flaky_client)
+    s3 = boto3.client("s3", endpoint_url=emulator.endpoint, region_name=flow.REGION)
+    s3.create_bucket(Bucket="flaky-network")
+    manifest = cloud.upload(prefix, "flaky-network", endpoint_url=emulator.endpoint, say=lambda line: None)
+    assert failures == {"UploadPart": 0, "HeadObject": 0}
+    body = s3.get_object(Bucket="flaky-network", Key=manifest["train"]["key"])["Body"].read()
+    assert body == open(prefix + "_train.rec", "rb").read()
