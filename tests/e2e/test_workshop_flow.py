@@ -15,7 +15,6 @@ from demo import flow
 from demo.emulator import Emulator
 from demo.fake_quotas import FakeServiceQuotas
 from demo.template import path_references
-from recpack import recordio
 
 
 @pytest.fixture(scope="module")
@@ -182,18 +181,11 @@ def test_prepare_fails_clearly_without_quota(run):
     assert "ml.g4dn.xlarge" in str(caught.value) and "quota" in str(caught.value).lower()
 
 
-def test_multipart_upload_of_a_several_part_channel_through_the_emulator(emulator, tmp_path, monkeypatch):
-    import os
+def test_multipart_upload_of_a_several_part_channel_through_the_emulator(emulator, tmp_path, monkeypatch, fake_channels):
 
     from recpack.cloud import upload
 
-    prefix = str(tmp_path / "big")
-    for suffix, count in (("_train", 260), ("_val", 3)):
-        with open(prefix + suffix + ".rec", "wb") as rec:
-            writer = recordio.RecordWriter(rec)
-            for i in range(count):
-                writer.write(recordio.pack(float(i % 2), i, os.urandom(80_000)))
-    (tmp_path / "big_labels.tsv").write_text("label\tclass_id\tname\ttrain\tval\n0\ta\tA\t130\t2\n1\tb\tB\t130\t1\n")
+    prefix = fake_channels(tmp_path, 260, 3, payload_size=80_000)
     s3 = boto3.client("s3", endpoint_url=emulator.endpoint, region_name=flow.REGION)
     s3.create_bucket(Bucket="multipart-check")
     manifest = upload(prefix, "multipart-check", endpoint_url=emulator.endpoint, say=lambda line: None)
@@ -204,20 +196,14 @@ def test_multipart_upload_of_a_several_part_channel_through_the_emulator(emulato
     assert manifest["num_training_samples"] == 260
 
 
-def test_an_emulator_that_dies_mid_upload_leaves_no_partial_object_and_a_rerun_completes(tmp_path):
+def test_an_emulator_that_dies_mid_upload_leaves_no_partial_object_and_a_rerun_completes(tmp_path, fake_channels):
     """The server is killed while the multipart upload is under way (a real network failure)."""
     import os
     import subprocess
     import sys
     import time
 
-    prefix = str(tmp_path / "big")
-    for suffix, count in (("_train", 1200), ("_val", 3)):
-        with open(prefix + suffix + ".rec", "wb") as rec:
-            writer = recordio.RecordWriter(rec)
-            for i in range(count):
-                writer.write(recordio.pack(float(i % 2), i, os.urandom(100_000)))
-    (tmp_path / "big_labels.tsv").write_text("label\tclass_id\tname\ttrain\tval\n0\ta\tA\t600\t2\n1\tb\tB\t600\t1\n")
+    prefix = fake_channels(tmp_path, 1200, 3, payload_size=100_000)
     with Emulator(log_path=tmp_path / "moto.log") as server:
         s3 = boto3.client("s3", endpoint_url=server.endpoint, region_name=flow.REGION)
         s3.create_bucket(Bucket="dies-mid-upload")
@@ -244,21 +230,14 @@ def test_an_emulator_that_dies_mid_upload_leaves_no_partial_object_and_a_rerun_c
         assert manifest["num_training_samples"] == 1200
 
 
-def test_injected_errors_against_the_emulator_are_retried(emulator, tmp_path, monkeypatch):
+def test_injected_errors_against_the_emulator_are_retried(emulator, tmp_path, monkeypatch, fake_channels):
     """Connections to the moto server that drop during UploadPart (twice) and HeadObject (once)."""
-    import os
 
     import botocore.exceptions
 
     from recpack import cloud
 
-    prefix = str(tmp_path / "big")
-    for suffix, count in (("_train", 250), ("_val", 3)):
-        with open(prefix + suffix + ".rec", "wb") as rec:
-            writer = recordio.RecordWriter(rec)
-            for i in range(count):
-                writer.write(recordio.pack(float(i % 2), i, os.urandom(80_000)))
-    (tmp_path / "big_labels.tsv").write_text("label\tclass_id\tname\ttrain\tval\n0\ta\tA\t125\t2\n1\tb\tB\t125\t1\n")
+    prefix = fake_channels(tmp_path, 250, 3, payload_size=80_000)
     failures = {"UploadPart": 2, "HeadObject": 1}
     real_client = cloud.s3_client
 

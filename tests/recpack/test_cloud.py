@@ -3,7 +3,6 @@
 import io
 import re
 import json
-import os
 import tarfile
 import zipfile
 
@@ -11,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from recpack import recordio, synthetic
+from recpack import synthetic
 from recpack.cli import main
 from recpack.cloud import CloudError, PipelineSettings, extract_archive, run_pipeline, upload
 
@@ -34,19 +33,7 @@ def keys(s3, prefix=""):
     return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
 
 
-def fake_channels(folder, train_records, val_records, payload_size=64):
-    """PREFIX_train.rec / PREFIX_val.rec of opaque payloads, and a label map."""
-    prefix = str(folder / "ds")
-    for suffix, count in (("_train", train_records), ("_val", val_records)):
-        with open(prefix + suffix + ".rec", "wb") as rec:
-            writer = recordio.RecordWriter(rec)
-            for i in range(count):
-                writer.write(recordio.pack(float(i % 2), i, os.urandom(payload_size)))
-    (folder / "ds_labels.tsv").write_text("label\tclass_id\tname\ttrain\tval\n0\ta\tA\t1\t1\n1\tb\tB\t1\t1\n")
-    return prefix
-
-
-def test_upload_replaces_each_channel_with_exactly_one_rec_and_writes_the_manifest(s3, tmp_path):
+def test_upload_replaces_each_channel_with_exactly_one_rec_and_writes_the_manifest(s3, tmp_path, fake_channels):
     for key in ("train/old.rec", "train/other.rec", "validation/old.rec", "raw/birds.zip"):
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
     prefix = fake_channels(tmp_path, 7, 3)
@@ -64,7 +51,7 @@ def test_upload_replaces_each_channel_with_exactly_one_rec_and_writes_the_manife
     assert stored["train"]["sha256"] == __import__("hashlib").sha256(body).hexdigest()
 
 
-def test_large_channels_go_up_in_several_multipart_parts(s3, tmp_path):
+def test_large_channels_go_up_in_several_multipart_parts(s3, tmp_path, fake_channels):
     prefix = fake_channels(tmp_path, 300, 2, payload_size=70_000)  # ~21 MB: three 8 MB parts
     key = upload(prefix, BUCKET)["train"]["key"]
     head = s3.head_object(Bucket=BUCKET, Key=key, PartNumber=1)
@@ -72,7 +59,7 @@ def test_large_channels_go_up_in_several_multipart_parts(s3, tmp_path):
     assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == open(prefix + "_train.rec", "rb").read()
 
 
-def test_upload_errors_name_the_missing_file_or_bucket(s3, tmp_path, capsys):
+def test_upload_errors_name_the_missing_file_or_bucket(s3, tmp_path, capsys, fake_channels):
     assert main(["upload", str(tmp_path / "none"), "--bucket", BUCKET]) == 1
     assert "none_train.rec not found" in capsys.readouterr().err
     prefix = fake_channels(tmp_path, 2, 2)
@@ -146,7 +133,7 @@ def _fail_some(s3_client_factory, operation, failures, error):
     return factory, remaining
 
 
-def test_transient_errors_during_a_multipart_upload_are_retried(s3, tmp_path, monkeypatch):
+def test_transient_errors_during_a_multipart_upload_are_retried(s3, tmp_path, monkeypatch, fake_channels):
     import botocore.exceptions
     from recpack import cloud
 
@@ -160,7 +147,7 @@ def test_transient_errors_during_a_multipart_upload_are_retried(s3, tmp_path, mo
         open(prefix + "_train.rec", "rb").read()
 
 
-def test_a_failed_upload_leaves_the_previous_channels_and_manifest_in_place(s3, tmp_path, monkeypatch, capsys):
+def test_a_failed_upload_leaves_the_previous_channels_and_manifest_in_place(s3, tmp_path, monkeypatch, capsys, fake_channels):
     import botocore.exceptions
     from recpack import cloud
 
@@ -184,7 +171,7 @@ def test_a_failed_upload_leaves_the_previous_channels_and_manifest_in_place(s3, 
     assert keys(s3, "train/") == [after["train"]["key"]] and after["num_training_samples"] == 300
 
 
-def test_a_stored_object_that_differs_from_the_file_is_reported(s3, tmp_path, monkeypatch):
+def test_a_stored_object_that_differs_from_the_file_is_reported(s3, tmp_path, monkeypatch, fake_channels):
     from recpack import cloud
 
     prefix = fake_channels(tmp_path, 4, 2)

@@ -1,0 +1,25 @@
+"""Fixtures shared by tests/recpack and tests/e2e."""
+
+import os
+
+import pytest
+
+from recpack import recordio
+
+
+def _fake_channels(folder, train_records, val_records, payload_size=64):
+    """FOLDER/ds_train.rec and ds_val.rec of opaque payloads (labels alternate 0, 1) and a label map:
+    what `recpack upload` needs, without images to decode. Returns the prefix."""
+    prefix = str(folder / "ds")
+    for suffix, count in (("_train", train_records), ("_val", val_records)):
+        with open(prefix + suffix + ".rec", "wb") as rec:
+            writer = recordio.RecordWriter(rec)
+            for i in range(count):
+                writer.write(recordio.pack(float(i % 2), i, os.urandom(payload_size)))
+    (folder / "ds_labels.tsv").write_text("label\tclass_id\tname\ttrain\tval\n0\ta\tA\t1\t1\n1\tb\tB\t1\t1\n")
+    return prefix
+
+
+@pytest.fixture
+def fake_channels():
+    return _fake_channels
