@@ -26,7 +26,7 @@ STAGES = [
     ("decode (libjpeg-turbo, DCT-scaled)", ("_load (recpack/imaging.py", "jpeg_read_scanlines", "ImagingJpegDecode")),
     ("resize (Pillow bilinear)", ("ImagingResample",)),
     ("encode (libjpeg-turbo, q95)", ("ImagingJpegEncode", "_encode (recpack/imaging.py")),
-    ("EXIF orientation", ("_orientation (recpack/imaging.py",)),
+    ("EXIF orientation", ("opencv_orientation (recpack/imaging.py",)),
     ("open file, parse JPEG header", ("_open (recpack/imaging.py",)),
     ("RecordIO framing", ("recordio.py",)),
     ("IPC (pipes, task pickles)", ("send_bytes", "recv_bytes", "pickle")),

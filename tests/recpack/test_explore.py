@@ -141,6 +141,18 @@ def test_exif_rotation_swaps_width_and_height_as_training_sees_them(tmp_path):
     assert (facts.width, facts.height, facts.format, facts.mode) == (200, 300, "JPEG", "RGB")
 
 
+@pytest.mark.parametrize("image_format, upright", [("TIFF", (200, 300)), ("WEBP", (300, 200))])
+def test_sizes_follow_opencv_orientation_rules_in_other_formats(tmp_path, image_format, upright):
+    """Pillow reports a TIFF's size already turned (turning it again would undo it); OpenCV ignores a
+    WebP's EXIF orientation, so training sees it as stored."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / f"rotated.{image_format.lower()}"
+    synthetic.photo(300, 200, 1).save(path, image_format, exif=exif)
+    facts = read_header(str(path), ImageFacts(path.name, 0))
+    assert (facts.width, facts.height) == upright
+
+
 def test_many_classes_and_modes(tmp_path, capsys):
     root = tmp_path / "many"
     for number in range(70):

@@ -72,18 +72,27 @@ def test_packed_images_match_im2rec(birds, tmp_path, im2rec, recpack, options):
     assert_same_images(tmp_path / "ds_train.rec", tmp_path / "ref_train.rec")
 
 
-def _exif_rotated(path, orientation):
+_XMP_ROTATED = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+                b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+
+
+def _exif_rotated(path, orientation, image_format="JPEG", **save_options):
     image = synthetic.photo(300, 200, seed=orientation)
     exif = Image.Exif()
     exif[0x0112] = orientation
-    image.save(path, "JPEG", quality=92, exif=exif)
+    image.save(path, image_format, exif=exif, **save_options)
 
 
 def _special_images(folder):
     """Images whose orientation, colour model or bit depth im2rec (OpenCV) treats specially."""
     folder.mkdir(parents=True)
     for orientation in (3, 6, 8):
-        _exif_rotated(folder / f"exif{orientation}.jpg", orientation)
+        _exif_rotated(folder / f"exif{orientation}.jpg", orientation, quality=92)
+    # OpenCV turns PNGs and TIFFs (Pillow turns TIFFs itself) but not WebPs, and never reads XMP's.
+    _exif_rotated(folder / "exif6.png", 6, "PNG")
+    _exif_rotated(folder / "exif6.tif", 6, "TIFF")
+    _exif_rotated(folder / "exif7.webp", 7, "WEBP", lossless=True)
+    synthetic.photo(300, 200, seed=5).save(folder / "xmp6.jpg", quality=92, xmp=_XMP_ROTATED)
     base = synthetic.photo(280, 210, seed=3)
     base.convert("L").save(folder / "grey.jpg", quality=92)
     base.convert("CMYK").save(folder / "cmyk.jpg", quality=92)
@@ -107,7 +116,7 @@ def _special_images(folder):
 def test_orientation_colour_model_and_bit_depth_follow_opencv(tmp_path, im2rec, recpack, options):
     root = tmp_path / "special"
     _special_images(root / "all")
-    recpack("list", tmp_path / "ds", root, "--no-shuffle")
+    recpack("list", tmp_path / "ds", root, "--no-shuffle", "--exts", ".jpg", ".png", ".tif", ".webp")
     shutil.copy(tmp_path / "ds.lst", tmp_path / "ref.lst")
     im2rec(*options, tmp_path / "ref", root)
     recpack("pack", tmp_path / "ds", root, *options)

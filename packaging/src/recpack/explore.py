@@ -22,6 +22,7 @@ from urllib.parse import quote
 from PIL import Image, ImageOps
 
 from .errors import RecpackError
+from .imaging import opencv_orientation
 from .listing import DEFAULT_EXTS, Dataset, discover
 
 REPORT_NAME = "index.html"
@@ -30,7 +31,6 @@ SIZE_FIGURE = "image_sizes.png"
 THUMBNAIL_DIR = "thumbnails"
 # EXIF orientations 5-8 rotate by 90 degrees: OpenCV (and so training) sees width and height swapped.
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
-_EXIF_ORIENTATION = 0x0112
 # Above this many classes one labelled bar per class is unreadable: bars are sorted, unlabelled.
 _LABELLED_BARS_MAX = 60
 _HEADER_THREADS = 4
@@ -111,10 +111,7 @@ def read_header(full_path: str, facts: ImageFacts) -> ImageFacts:
             with Image.open(full_path) as image:
                 width, height = image.size
                 facts.format, facts.mode = image.format, image.mode
-                try:
-                    orientation = image.getexif().get(_EXIF_ORIENTATION)
-                except Exception:  # a corrupt EXIF block does not stop training's decoder either
-                    orientation = None
+                orientation = opencv_orientation(image)
     except Exception as exc:  # any decoder failure is the file's problem, reported per file
         facts.error = _describe_error(exc)
         return facts

@@ -2,7 +2,7 @@
 
 im2rec reads with OpenCV and writes with OpenCV; we read and write with Pillow (its libjpeg-turbo
 uses SIMD, OpenCV's wheel does not) and reproduce OpenCV's geometry and colour handling:
-- EXIF orientation applied (IMREAD_COLOR / IMREAD_GRAYSCALE), not with --color -1;
+- EXIF orientation applied (IMREAD_COLOR / IMREAD_GRAYSCALE) to JPEG and PNG, not with --color -1;
 - grey, palette, CMYK and alpha images become 3-channel colour (alpha dropped, not composited);
 - 16-bit samples keep their high byte;
 - --center-crop takes the centre square, margin (long - short) // 2;
@@ -92,9 +92,20 @@ def _center_crop_box(width: int, height: int) -> tuple[int, int, int, int]:
     return margin, 0, margin + height, height
 
 
-def _orientation(image: Image.Image) -> int:
+# The formats whose EXIF orientation OpenCV 4.x applies. Pillow turns a TIFF upright itself while loading
+# (as OpenCV does); OpenCV leaves WebP as stored, and neither reads an orientation from XMP.
+_EXIF_ORIENTED = frozenset({"JPEG", "MPO", "PNG"})
+
+
+def opencv_orientation(image: Image.Image) -> int:
+    """The EXIF orientation OpenCV would apply. Not image.getexif(): it also takes one from XMP."""
+    exif_block = image.info.get("exif") if image.format in _EXIF_ORIENTED else None
+    if not exif_block:
+        return 1
     try:
-        return int(image.getexif().get(0x0112, 1))
+        exif = _pil().Exif()
+        exif.load(exif_block)
+        return int(exif.get(0x0112, 1))
     except Exception:  # a broken EXIF block is ignored, as OpenCV ignores it
         return 1
 
@@ -227,7 +238,7 @@ def transform(path: str, options: PackOptions, three_eighths: bool = True) -> tu
     image, _ = _open(path)
     with image:
         width, height = image.size
-        orientation = _orientation(image) if options.color != -1 else 1
+        orientation = opencv_orientation(image) if options.color != -1 else 1
         upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
         target = output_size(*upright, options)
         crop = _center_crop_box(*upright) if options.center_crop else (0, 0, *upright)
