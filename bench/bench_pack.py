@@ -215,7 +215,7 @@ def measure(command: list[str], cwd: str | None = None, interval: float = 0.05) 
 def _floor_worker(blobs, resize, quality, barrier, counter, ends, three_eighths):
     from PIL import Image
 
-    from recpack.imaging import _draft
+    from recpack.imaging import _draft, resample
 
     barrier.wait()
     cpu = time.process_time()
@@ -239,8 +239,8 @@ def _floor_worker(blobs, resize, quality, barrier, counter, ends, three_eighths)
                 if width // divisor >= target[0] and height // divisor >= target[1]:
                     break
             image.draft("RGB", (width // divisor, height // divisor))
-            box = None
-        small = image.resize(target, Image.Resampling.BILINEAR, box=box)
+            box = (0, 0, *image.size)
+        small = resample(image, target, box)  # recpack's resampling
         small.save(io.BytesIO(), "JPEG", quality=quality)
     ends.put((time.perf_counter(), time.process_time() - cpu))
 

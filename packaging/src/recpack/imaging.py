@@ -230,11 +230,19 @@ def _draft(image: Image.Image, mode: str, eighths: int) -> float:
     return scale
 
 
+def resample(picture: Image.Image, target: tuple[int, int], box: tuple[float, ...]) -> Image.Image:
+    """`box` of `picture` resized to `target`. Shrinking averages the area each output pixel covers
+    (Pillow's BOX, OpenCV's INTER_AREA): after a DCT-scaled decode the ratio is below 1.4, where that
+    reads 3 source pixels a row to bilinear's 5. Enlarging is bilinear, as im2rec's is."""
+    Image = _pil()
+    shrinking = target[0] <= box[2] - box[0] and target[1] <= box[3] - box[1]
+    return picture.resize(target, Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR, box=box)
+
+
 def transform(path: str, options: PackOptions, three_eighths: bool = True) -> tuple[bytes, int, int]:
     """The encoded image im2rec would pack for `path`, with its width and height."""
     if options.pass_through:
         return _pass_through(path)
-    Image = _pil()
     image, _ = _open(path)
     with image:
         width, height = image.size
@@ -262,7 +270,7 @@ def transform(path: str, options: PackOptions, three_eighths: bool = True) -> tu
         if options.resize:
             box = tuple(v * scale for v in crop)
             if box != (0, 0, *picture.size) or picture.size != target:
-                picture = picture.resize(target, Image.Resampling.BILINEAR, box=box)
+                picture = resample(picture, target, box)
         elif options.center_crop:
             picture = picture.crop(crop)
         data = _encode(picture, options)
