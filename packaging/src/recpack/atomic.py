@@ -12,6 +12,8 @@ import os
 from contextlib import ExitStack
 from typing import IO
 
+from .uncached import UncachedWriter
+
 _TMP_MARK = ".recpack-tmp."
 
 
@@ -62,11 +64,12 @@ class AtomicOutputs:
         self._files: dict[str, tuple[str, IO]] = {}
         self._committed = False
 
-    def open(self, final: str, mode: str = "wb", **kwargs) -> IO:
+    def open(self, final: str, mode: str = "wb", *, uncached: bool = False, **kwargs) -> IO:
+        """A file to write `final` through; `uncached` (binary) writes it around the page cache."""
         final = os.path.abspath(final)
         remove_stale_temporaries(final)
         temp = _temp_path(final)
-        handle = self._stack.enter_context(open(temp, mode, **kwargs))
+        handle = self._stack.enter_context(UncachedWriter(temp) if uncached else open(temp, mode, **kwargs))
         self._files[final] = (temp, handle)
         return handle
 

@@ -445,13 +445,13 @@ def pack_lists(prefix: str, root: str, options: PackOptions, *, workers: int = 0
     results = []
     # Workers start before the lists are read: they load Pillow meanwhile and never hold the lists.
     forked = workers > 1 and _fork_available()
+    _keep_freed_memory()  # the parent too: each result message (~120 KB) would otherwise be fresh pages
     with (_Workers(workers) if forked else nullcontext()) as pool, AtomicOutputs() as outputs:
         parsed = [(path, _Entries(path)) for path in list_paths]  # every list checked before any work
         for list_path, entries in parsed:
             stem = os.path.splitext(list_path)[0]
             result = ListResult(list_path, stem + ".rec", stem + ".idx")
-            # Pass-through records (~200 KB) are written past a small buffer rather than copied into it.
-            rec_file = outputs.open(result.rec_path, "wb", buffering=1 << 16 if options.pass_through else 1 << 20)
+            rec_file = outputs.open(result.rec_path, "wb", uncached=True)
             writer = _WriterThread(rec_file) if options.pass_through and pool else nullcontext(rec_file)
             idx = outputs.open(result.idx_path, "w", encoding="utf-8", newline="\n")
             started = time.perf_counter()
