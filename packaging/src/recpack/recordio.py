@@ -63,29 +63,37 @@ def unpack(record: bytes) -> tuple[IRHeader, bytes]:
     return IRHeader(flag, label, record_id, id2), body
 
 
-def encode_record(payload: bytes) -> bytes:
-    """The on-disk bytes of one record, split at aligned magic words exactly as dmlc-core does."""
+def record_pieces(payload: bytes) -> list:
+    """The on-disk bytes of one record, split at aligned magic words exactly as dmlc-core does, as
+    pieces to write in order: headers, and views of `payload` rather than copies of it."""
     length = len(payload)
     if length > MAX_RECORD_BYTES:
         raise RecordIOError(f"a record of {length} bytes is too large: RecordIO holds at most {MAX_RECORD_BYTES}")
-    parts = []
+    view = memoryview(payload)
+    pieces = []
     start = 0
     find = payload.find
     pos = find(MAGIC_BYTES)
     while pos != -1:
         if pos % 4 == 0:
             cflag = 1 if start == 0 else 2
-            parts.append(_LREC.pack(MAGIC, (cflag << 29) | (pos - start)))
-            parts.append(payload[start:pos])
+            pieces.append(_LREC.pack(MAGIC, (cflag << 29) | (pos - start)))
+            pieces.append(view[start:pos])
             start = pos + 4
             pos = find(MAGIC_BYTES, start)
         else:
             pos = find(MAGIC_BYTES, pos + 1)
     cflag = 0 if start == 0 else 3
-    parts.append(_LREC.pack(MAGIC, (cflag << 29) | (length - start)))
-    parts.append(payload[start:])
-    parts.append(b"\0" * (-length % 4))
-    return b"".join(parts)
+    pieces.append(_LREC.pack(MAGIC, (cflag << 29) | (length - start)))
+    pieces.append(view[start:])
+    if length % 4:
+        pieces.append(b"\0" * (-length % 4))
+    return pieces
+
+
+def encode_record(payload: bytes) -> bytes:
+    """The on-disk bytes of one record (record_pieces joined)."""
+    return b"".join(record_pieces(payload))
 
 
 class RecordWriter:

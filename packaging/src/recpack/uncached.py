@@ -19,7 +19,7 @@ _O_DIRECT = getattr(os, "O_DIRECT", 0)
 
 
 class UncachedWriter:
-    """A write-only binary file: write(), flush(), fileno(), close(). flush() leaves the file holding
+    """A write-only binary file: write(), writelines(), flush(), fileno(), close(). flush() leaves the file holding
     exactly the bytes written so far (fsync it afterwards to make them durable)."""
 
     def __init__(self, path: str):
@@ -59,6 +59,10 @@ class UncachedWriter:
                 self._used = 0
         self._size += length
         return length
+
+    def writelines(self, pieces) -> None:
+        for piece in pieces:
+            self.write(piece)
 
     def flush(self) -> None:
         """Write the partial last block too, zero-padded to the alignment, and cut the file back to its
