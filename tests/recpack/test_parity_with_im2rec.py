@@ -93,6 +93,9 @@ def _special_images(folder):
     _exif_rotated(folder / "exif6.tif", 6, "TIFF")
     _exif_rotated(folder / "exif7.webp", 7, "WEBP", lossless=True)
     synthetic.photo(300, 200, seed=5).save(folder / "xmp6.jpg", quality=92, xmp=_XMP_ROTATED)
+    camera = Image.Exif()
+    camera[0x010F] = "Canon"  # EXIF without an orientation, beside XMP with one
+    synthetic.photo(300, 200, seed=6).save(folder / "xmp6_exif.jpg", quality=92, xmp=_XMP_ROTATED, exif=camera)
     base = synthetic.photo(280, 210, seed=3)
     base.convert("L").save(folder / "grey.jpg", quality=92)
     base.convert("CMYK").save(folder / "cmyk.jpg", quality=92)

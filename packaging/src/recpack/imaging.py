@@ -98,13 +98,17 @@ _EXIF_ORIENTED = frozenset({"JPEG", "MPO", "PNG"})
 
 
 def opencv_orientation(image: Image.Image) -> int:
-    """The EXIF orientation OpenCV would apply. Not image.getexif(): it also takes one from XMP."""
+    """The EXIF orientation OpenCV would apply."""
     exif_block = image.info.get("exif") if image.format in _EXIF_ORIENTED else None
     if not exif_block:
         return 1
     try:
-        exif = _pil().Exif()
-        exif.load(exif_block)
+        if "xmp" in image.info or "XML:com.adobe.xmp" in image.info:
+            # getexif() would fill a missing EXIF orientation in from XMP: read the EXIF alone.
+            exif = _pil().Exif()
+            exif.load(exif_block)
+        else:
+            exif = image.getexif()  # often parsed already, while Pillow opened the file
         return int(exif.get(0x0112, 1))
     except Exception:  # a broken EXIF block is ignored, as OpenCV ignores it
         return 1
