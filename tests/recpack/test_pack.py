@@ -151,6 +151,8 @@ def test_a_killed_run_leaves_no_partial_file_and_the_rerun_cleans_up(tmp_path, r
 
 def test_without_fork_a_spawned_pool_gives_the_same_bytes(birds, tmp_path, monkeypatch):
     """Windows has no fork: recpack falls back to spawned workers with identical output."""
+    import multiprocessing
+
     from recpack import pack as pack_module
     from recpack.cli import main
 
@@ -159,8 +161,8 @@ def test_without_fork_a_spawned_pool_gives_the_same_bytes(birds, tmp_path, monke
     forked = (tmp_path / "ds_train.rec").read_bytes(), (tmp_path / "ds_train.idx").read_bytes()
     monkeypatch.setattr(pack_module, "_fork_available", lambda: False)
     spawned_pools = []
-    real_get_context = pack_module.multiprocessing.get_context
-    monkeypatch.setattr(pack_module.multiprocessing, "get_context",
+    real_get_context = multiprocessing.get_context
+    monkeypatch.setattr(multiprocessing, "get_context",
                         lambda method=None: spawned_pools.append(method) or real_get_context(method))
     assert main(["pack", str(tmp_path / "ds"), str(birds), "--resize", "96", "--workers", "2"]) == 0
     assert "spawn" in spawned_pools
@@ -197,3 +199,29 @@ def test_an_unreadable_file_is_skipped_with_its_reason_even_as_root(birds, tmp_p
     monkeypatch.setattr(pil, "open", guarded_open)
     assert main(["pack", str(tmp_path / "ds"), str(birds), "--resize", "32", "--workers", "1"]) == 0
     assert f"{victim}\tpermission denied" in (tmp_path / "ds.skipped.tsv").read_text()
+
+
+@pytest.mark.parametrize("failure, exit_code", [("killed", -signal.SIGKILL), ("bug", 1)])
+def test_a_worker_that_dies_stops_the_run_with_its_exit_code_and_no_output(birds, tmp_path, monkeypatch, capsys,
+                                                                            failure, exit_code):
+    """An out-of-memory kill or a bug in a worker: a one-line error, exit 1, no .rec, the others stopped."""
+    from recpack import pack as pack_module
+    from recpack.cli import main
+
+    assert main(["list", str(tmp_path / "ds"), str(birds), "--no-shuffle"]) == 0
+    victim = (tmp_path / "ds.lst").read_text().splitlines()[5].split("\t")[2]
+    real_pack_one = pack_module._pack_one
+
+    def dying_pack_one(entry, check_only=False):  # runs in the forked workers
+        if entry.path == victim:
+            if failure == "killed":
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise AssertionError("a bug outside the per-image error handling")
+        return real_pack_one(entry, check_only)
+
+    monkeypatch.setattr(pack_module, "_pack_one", dying_pack_one)
+    assert main(["pack", str(tmp_path / "ds"), str(birds), "--resize", "32", "--workers", "2"]) == 1
+    err = capsys.readouterr().err
+    assert f"a worker process ended (exit code {exit_code}) while packing" in err
+    assert not (tmp_path / "ds.rec").exists() and not (tmp_path / "ds.idx").exists()
+    assert not [name for name in os.listdir(tmp_path) if "recpack-tmp" in name]

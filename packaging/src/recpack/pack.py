@@ -7,7 +7,6 @@ bounds how far workers run ahead, so memory does not grow with the dataset.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import queue
@@ -189,42 +188,98 @@ def _keep_freed_memory() -> None:
         pass  # not glibc: its allocator, its behaviour
 
 
-def _serve(tasks, results, parent_ends) -> None:
+_LENGTH = struct.Struct("<Q")  # each message on a pipe: its length, then its bytes
+
+
+def _send(fd: int, parts: list) -> None:
+    """One message made of `parts`, written without joining them first."""
+    pending = [memoryview(_LENGTH.pack(sum(map(len, parts))))] + [memoryview(part) for part in parts if len(part)]
+    while pending:
+        written = os.writev(fd, pending)
+        while pending and written >= len(pending[0]):
+            written -= len(pending[0])
+            pending.pop(0)
+        if written:
+            pending[0] = pending[0][written:]
+
+
+def _read_exactly(fd: int, size: int) -> Optional[bytearray]:
+    """`size` bytes from `fd`, or None if the other end closed first."""
+    buffer = bytearray(size)
+    view, got = memoryview(buffer), 0
+    while got < size:
+        count = os.readv(fd, [view[got:]])
+        if count == 0:
+            return None
+        got += count
+    return buffer
+
+
+def _receive(fd: int) -> Optional[bytearray]:
+    """The next message on `fd`, or None if the other end closed."""
+    header = _read_exactly(fd, _LENGTH.size)
+    return None if header is None else _read_exactly(fd, _LENGTH.unpack(header)[0])
+
+
+def _serve(tasks: int, results: int) -> None:
     """A worker: pack the entries that arrive on `tasks`; send each result, as bytes, on `results`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops us
-    for connection in parent_ends:
-        connection.close()
     _keep_freed_memory()
+    preload()  # Pillow loads here while the parent reads the lists
+    check_only = _worker_options.pass_through
+    while True:
+        task = _receive(tasks)
+        if not task:  # closed (the parent is gone) or the empty message: stop
+            return
+        first, chunk = pickle.loads(task)
+        message = []  # one message per chunk: a quarter of the wake-ups and system calls
+        for position, entry in enumerate(chunk, first):
+            framed, reason, width, height = _pack_one(entry, check_only)
+            if framed is None:
+                body = reason.encode("utf-8", "replace")
+                message.append(_RESULT.pack(position, 0, 0, _REASON, len(body)))
+            else:
+                body = framed
+                message.append(_RESULT.pack(position, width, height, _COPY if check_only else _RECORD, len(body)))
+            message.append(body)
+        try:
+            _send(results, message)
+        except BrokenPipeError:
+            return  # the parent is gone
+
+
+def _fork_worker(tasks: int, results: int, parent_ends: list) -> int:
+    """A forked process running _serve(); it closes the parent's pipe ends first, or a killed parent
+    would leave it waiting forever on a pipe it holds open itself. Returns its pid."""
+    sys.stdout.flush()
+    sys.stderr.flush()  # or the child would write the parent's buffered output a second time
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
     try:
-        preload()  # Pillow loads here while the parent reads the lists
-        check_only = _worker_options.pass_through
-        while True:
-            task = tasks.recv_bytes()
-            if not task:
-                return
-            first, chunk = pickle.loads(task)
-            message = []  # one message per chunk: a quarter of the wake-ups and system calls
-            for position, entry in enumerate(chunk, first):
-                framed, reason, width, height = _pack_one(entry, check_only)
-                if framed is None:
-                    body = reason.encode("utf-8", "replace")
-                    message.append(_RESULT.pack(position, 0, 0, _REASON, len(body)))
-                else:
-                    body = framed
-                    message.append(_RESULT.pack(position, width, height, _COPY if check_only else _RECORD, len(body)))
-                message.append(body)
-            results.send_bytes(b"".join(message))
-    except (EOFError, BrokenPipeError):
-        return  # the parent is gone
+        for fd in parent_ends:
+            os.close(fd)
+        _serve(tasks, results)
+    except BaseException:
+        code = 1
+        import traceback
+
+        traceback.print_exc()  # a bug in recpack, not a bad image (those are skip reasons)
+    finally:
+        try:
+            sys.stderr.flush()
+        finally:
+            os._exit(code)  # never back into the parent's code, atexit handlers or buffers
 
 
-def _widen(connection) -> None:
+def _widen(fd: int) -> None:
     """A 1 MB pipe (Linux; 64 KB by default) holds a few chunks of results, so a worker need not
     wait for the parent to be scheduled before it starts on its next chunk."""
     try:
         import fcntl
 
-        fcntl.fcntl(connection.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
     except (ImportError, OSError):
         pass
 
@@ -232,36 +287,55 @@ def _widen(connection) -> None:
 class _Workers:
     """Forked workers, started before the lists are read, fed entries in small chunks. Results come
     back as bytes (no pickling, no pool threads) and are yielded in list order; at most `window`
-    entries are in flight or waiting, so memory does not grow with the list."""
+    entries are in flight or waiting, so memory does not grow with the list. Plain os.fork() and
+    pipes rather than multiprocessing, whose import (~20 ms) would delay the first image."""
 
     def __init__(self, count: int):
-        context = multiprocessing.get_context("fork")
         self.stopped = False
-        self.processes, self.tasks, self.results = [], [], []
-        for _ in range(count):
-            task_reader, task_writer = context.Pipe(duplex=False)
-            result_reader, result_writer = context.Pipe(duplex=False)
-            _widen(result_writer)
-            # The worker closes the parent's ends (its own pipes' and earlier workers'), or a killed parent
-            # would leave it waiting forever on a pipe it holds open itself.
-            parent_ends = self.tasks + self.results + [task_writer, result_reader]
-            process = context.Process(target=_serve, daemon=True, args=(task_reader, result_writer, parent_ends))
-            process.start()
-            task_reader.close()
-            result_writer.close()
-            self.processes.append(process)
-            self.tasks.append(task_writer)
-            self.results.append(result_reader)
+        self.pids: list[int] = []
+        self.tasks: list[int] = []  # the parent's ends: it writes tasks, reads results
+        self.results: list[int] = []
+        self.exit_codes: dict[int, int] = {}
+        try:
+            for _ in range(count):
+                task_reader, task_writer = os.pipe()
+                result_reader, result_writer = os.pipe()
+                _widen(result_writer)
+                parent_ends = self.tasks + self.results + [task_writer, result_reader]
+                self.tasks.append(task_writer)
+                self.results.append(result_reader)
+                try:
+                    self.pids.append(_fork_worker(task_reader, result_writer, parent_ends))
+                finally:
+                    os.close(task_reader)
+                    os.close(result_writer)
+        except BaseException:
+            self.close()
+            raise
+
+    def _ended(self, number: int, path: str) -> PackFailed:
+        return PackFailed(f"a worker process ended (exit code {self._exit_code(number, wait=True)}) "
+                          f"while packing {path} or an image after it")
+
+    def _exit_code(self, number: int, wait: bool) -> Optional[int]:
+        """The worker's exit code (negative: the signal that ended it), or None while it runs."""
+        pid = self.pids[number]
+        if pid not in self.exit_codes:
+            done, status = os.waitpid(pid, 0 if wait else os.WNOHANG)
+            if not done:
+                return None
+            self.exit_codes[pid] = os.waitstatus_to_exitcode(status)
+        return self.exit_codes[pid]
 
     def run(self, entries: Sequence[ListEntry]) -> Iterator[tuple]:
-        total, workers = len(entries), len(self.processes)
+        total, workers = len(entries), len(self.pids)
         window = workers * _CHUNK * 4
         in_flight = [0] * workers
         done: dict[int, tuple] = {}
         sent = returned = 0
         selector = selectors.DefaultSelector()
-        for number, connection in enumerate(self.results):
-            selector.register(connection, selectors.EVENT_READ, number)
+        for number, fd in enumerate(self.results):
+            selector.register(fd, selectors.EVENT_READ, number)
 
         def feed() -> None:
             nonlocal sent
@@ -270,7 +344,10 @@ class _Workers:
                 while in_flight[number] < 2 * _CHUNK and sent < total and sent - returned < window:
                     count = min(_CHUNK, total - sent, window - (sent - returned))
                     task = pickle.dumps((sent, entries[sent:sent + count]), pickle.HIGHEST_PROTOCOL)
-                    self.tasks[number].send_bytes(task)
+                    try:
+                        _send(self.tasks[number], [task])
+                    except BrokenPipeError:
+                        raise self._ended(number, entries[returned].path) from None
                     in_flight[number] += count
                     sent += count
 
@@ -287,12 +364,9 @@ class _Workers:
                     continue
                 for key, _ in selector.select():
                     number = key.data
-                    try:
-                        message = key.fileobj.recv_bytes()
-                    except (EOFError, OSError):
-                        self.processes[number].join(timeout=1)
-                        raise PackFailed(f"a worker process ended (exit code {self.processes[number].exitcode}) "
-                                         f"while packing {entries[returned].path} or an image after it") from None
+                    message = _receive(key.fd)
+                    if message is None:
+                        raise self._ended(number, entries[returned].path)
                     view, offset = memoryview(message), 0
                     while offset < len(message):
                         position, width, height, kind, length = _RESULT.unpack_from(message, offset)
@@ -313,21 +387,26 @@ class _Workers:
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
-            for connection in self.tasks:
-                connection.send_bytes(b"")
+            for fd in self.tasks:
+                _send(fd, [])  # the empty message: stop
             self.stopped = True
         self.close()
         return False
 
     def close(self) -> None:
         """Workers told to stop get a moment to exit; any other (an error, Ctrl-C) is terminated."""
-        for process in self.processes:
-            process.join(timeout=5 if self.stopped else 0)
-            if process.exitcode is None:
-                process.terminate()
-                process.join()
-        for connection in self.tasks + self.results:
-            connection.close()
+        deadline = time.monotonic() + (5 if self.stopped else 0)
+        for number, pid in enumerate(self.pids):
+            while self._exit_code(number, wait=False) is None and time.monotonic() < deadline:
+                time.sleep(0.002)
+            if self._exit_code(number, wait=False) is None:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                self._exit_code(number, wait=True)
+        for fd in self.tasks + self.results:
+            os.close(fd)
         self.tasks, self.results = [], []
 
 
@@ -376,12 +455,14 @@ def _serial(entries: Sequence[ListEntry]) -> Iterator[tuple]:
 
 
 def _fork_available() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
+    return hasattr(os, "fork")
 
 
 def _spawned(entries: Sequence[ListEntry], workers: int) -> Iterator[tuple]:
     """Where there is no fork (Windows): a spawned Pool, each worker set up by its initializer, with
     the same bounded window of entries in flight."""
+    import multiprocessing
+
     window = threading.Semaphore(workers * _CHUNK * 4)
 
     def windowed():
