@@ -56,6 +56,7 @@ def preload() -> None:
     _pil().preinit()
 
 
+_WHOLE_FILE_READ_MAX = 16 << 20
 _ALPHA_DROPPED = {"RGBA": "RGB", "RGBa": "RGB", "LA": "L", "La": "L", "PA": "RGB"}
 
 
@@ -160,6 +161,9 @@ def _open(path: str) -> tuple[Image.Image, int]:
         if size == 0:
             raise BadImage("empty file")
         image = Image.open(path)
+        # One read and one decoder call for the whole file instead of 64 KB pieces, each re-joined
+        # with the last one's leftover: ~2% of an image's time. Capped, so a huge file is still streamed.
+        image.decodermaxblock = min(max(size, image.decodermaxblock), _WHOLE_FILE_READ_MAX)
     except BadImage:
         raise
     except FileNotFoundError:
