@@ -6,8 +6,9 @@
 Makes (once, seeded) a corpus of photo-like ~1 MP JPEGs under bench/.corpus/, then times, alternating
 the tools, each in a fresh process tree:
 - resize: im2rec.py and recpack with --resize 256 --quality 95 and 2 workers, plus the floor (JPEG decode
-  at reduced DCT scale with Pillow's draft() + resize + encode in 2 processes, bytes already in memory,
-  nothing else), and the same floor with recpack's decode set-up (3/8 scale where it fits);
+  at reduced DCT scale with Pillow's draft() + recpack's resampling + encode in 2 processes, bytes
+  already in memory, nothing else), and the same floor with recpack's decode set-up (3/8 scale where
+  it fits); recpack is held to the faster of the two;
 - pass-through: both tools with --pass-through, and `cat` of the same files as the disk bound, each with
   the files dropped from the page cache first (posix_fadvise DONTNEED), so the disk is really read;
 - memory: recpack on a 1k and a 10k list (the 10k list names the corpus's files ten times over).
@@ -507,7 +508,9 @@ def render(args, info, resize_runs, pass_runs, memory, quality, corpus_bytes, co
     p = {name: statistics.median(r["seconds"] for r in runs) for name, runs in pass_runs.items()}
     checks = [
         ("recpack >= 2.5x im2rec.py throughput", t["im2rec.py"] / t["recpack"], 2.5, ">="),
-        ("recpack time within 1.15x of the floor", t["recpack"] / t["floor"], 1.15, "<="),
+        ("recpack time within 1.15x of the floor (the faster one)",
+         t["recpack"] / min(t["floor"], t["floor, 3/8 decode"]), 1.15, "<="),
+        ("recpack time / floor with Pillow's draft() scales", t["recpack"] / t["floor"], None, ""),
         ("recpack time / floor with recpack's 3/8 decode", t["recpack"] / t["floor, 3/8 decode"], None, ""),
         ("PSNR vs im2rec.py, worst record (dB)", quality["min"], 30.0, ">="),
         ("records whose header or size differ from im2rec.py's", len(quality["problems"]), 0, "<="),

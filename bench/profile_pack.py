@@ -24,12 +24,12 @@ import bench_pack  # noqa: E402  (the corpus and list helpers)
 # First match wins: a sample in the decoder also has transform() and _serve() on its stack.
 STAGES = [
     ("decode (libjpeg-turbo, DCT-scaled)", ("_load (recpack/imaging.py", "jpeg_read_scanlines", "ImagingJpegDecode")),
-    ("resize (Pillow bilinear)", ("ImagingResample",)),
+    ("resize (Pillow, nearest after DCT scaling)", ("ImagingResample", "ImagingTransform", "resample (recpack/imaging.py")),
     ("encode (libjpeg-turbo, q95)", ("ImagingJpegEncode", "_encode (recpack/imaging.py")),
     ("EXIF orientation", ("opencv_orientation (recpack/imaging.py",)),
     ("open file, parse JPEG header", ("_open (recpack/imaging.py",)),
     ("RecordIO framing", ("recordio.py",)),
-    ("IPC (pipes, task pickles)", ("send_bytes", "recv_bytes", "pickle")),
+    ("IPC (pipes, task pickles)", ("_send (recpack/pack.py", "_receive (recpack/pack.py", "pickle")),
     ("waiting for results (epoll)", ("select (selectors.py",)),
     ("write .rec/.idx, commit", ("write", "commit (recpack/atomic.py", "rename")),
     ("start-up (imports, fork)", ("_find_and_load", "_call_with_frames_removed", "preload")),
