@@ -184,7 +184,11 @@ with open(sys.argv[1], "w") as f:
 """
 
 
-def measure(command: list[str], cwd: str | None = None, interval: float = 0.05) -> dict:
+TIMED_SAMPLING = 0.25  # s between PSS samples in timed runs: each costs the CPU the tools compete for
+MEMORY_SAMPLING = 0.05  # s between them in the memory case, where the peak is the figure
+
+
+def measure(command: list[str], cwd: str | None = None, interval: float = TIMED_SAMPLING) -> dict:
     """Wall and CPU seconds, the largest process's peak RSS and the tree's peak PSS sum, for one run."""
     with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r", suffix=".json") as report:
         launcher = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER, report.name, *command], cwd=cwd,
@@ -383,11 +387,12 @@ def main(argv=None) -> int:
         prefixes[tool] = os.path.join(work, tool, "data")
         write_list(prefixes[tool] + ".lst", relatives, len(relatives))  # identical copies of one list
 
-    def im2rec_run(prefix, *extra):
-        return lambda: measure([sys.executable, im2rec, *extra, "--num-thread", workers, prefix, root])
+    def im2rec_run(prefix, *extra, interval=TIMED_SAMPLING):
+        return lambda: measure([sys.executable, im2rec, *extra, "--num-thread", workers, prefix, root],
+                               interval=interval)
 
-    def recpack_run(prefix, *extra):
-        return lambda: measure([recpack, "pack", prefix, root, *extra, "--workers", workers])
+    def recpack_run(prefix, *extra, interval=TIMED_SAMPLING):
+        return lambda: measure([recpack, "pack", prefix, root, *extra, "--workers", workers], interval=interval)
 
     # Warm-up: the corpus into the page cache, MXNet's and Pillow's libraries into memory.
     read_all(root, relatives)
@@ -436,7 +441,7 @@ def main(argv=None) -> int:
             for count in (small_count, args.memory_images):
                 prefix = os.path.join(work, f"memory-{tool}-{count}", "data")
                 write_list(prefix + ".lst", relatives, count)
-                cases[(tool, count)] = run(prefix, *options)
+                cases[(tool, count)] = run(prefix, *options, interval=MEMORY_SAMPLING)
         # Peaks are sampled, so a run can miss or catch a short one: medians of alternated runs too.
         memory_runs = alternate({f"{tool} {count}": run for (tool, count), run in cases.items()}, args.repeat,
                                 before=os.sync)
