@@ -46,6 +46,19 @@ def large_photo(width: int, height: int, seed: int, colour: Optional[tuple] = No
     return Image.blend(scene, grain_image, grain)
 
 
+def sharp_photo(width: int, height: int, seed: int) -> Image.Image:
+    """large_photo() with hundreds of thin, hard-edged lines over it (twigs, feather edges): the detail
+    that a careless resize turns into broken, stair-stepped lines. For checking resampling quality."""
+    rng = random.Random(seed)
+    image = large_photo(width, height, seed)
+    draw = ImageDraw.Draw(image)
+    for _ in range(300):
+        x, y = rng.randrange(width), rng.randrange(height)
+        end = (x + rng.randrange(-200, 200), y + rng.randrange(-200, 200))
+        draw.line([(x, y), end], fill=tuple(rng.randrange(256) for _ in range(3)), width=rng.choice((1, 2)))
+    return image
+
+
 def _scene(width: int, height: int, rng: random.Random, body: tuple) -> Image.Image:
     sky = tuple(rng.randrange(80, 230) for _ in range(3))
     ground = tuple(rng.randrange(20, 140) for _ in range(3))
