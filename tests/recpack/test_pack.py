@@ -225,3 +225,21 @@ def test_a_worker_that_dies_stops_the_run_with_its_exit_code_and_no_output(birds
     assert f"a worker process ended (exit code {exit_code}) while packing" in err
     assert not (tmp_path / "ds.rec").exists() and not (tmp_path / "ds.idx").exists()
     assert not [name for name in os.listdir(tmp_path) if "recpack-tmp" in name]
+
+
+def test_a_full_disk_is_one_line_exit_1_and_no_output(birds, tmp_path, monkeypatch, capsys):
+    import errno
+
+    from recpack.cli import main
+
+    assert main(["list", str(tmp_path / "ds"), str(birds), "--no-shuffle"]) == 0
+
+    def full_disk(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full_disk)  # one worker: every write is the .rec's, in this process
+    assert main(["pack", str(tmp_path / "ds"), str(birds), "--resize", "32", "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {tmp_path / 'ds'}.rec and .idx: No space left on device; no output was written" in err
+    assert "Traceback" not in err
+    assert sorted(os.listdir(tmp_path)) == ["ds.lst", "ds_labels.tsv"]

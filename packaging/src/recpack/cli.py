@@ -231,6 +231,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
+    except OSError as exc:  # the system refused (disk full, read-only folder): its words, not a traceback
+        _error(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

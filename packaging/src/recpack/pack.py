@@ -529,49 +529,58 @@ def pack_lists(prefix: str, root: str, options: PackOptions, *, workers: int = 0
     # Workers start before the lists are read: they load Pillow meanwhile and never hold the lists.
     forked = workers > 1 and _fork_available()
     _keep_freed_memory()  # the parent too: each result message (~120 KB) would otherwise be fresh pages
-    with (_Workers(workers) if forked else nullcontext()) as pool, AtomicOutputs() as outputs:
-        parsed = [(path, _Entries(path)) for path in list_paths]  # every list checked before any work
-        for list_path, entries in parsed:
-            stem = os.path.splitext(list_path)[0]
-            result = ListResult(list_path, stem + ".rec", stem + ".idx")
-            rec_file = outputs.open(result.rec_path, "wb", uncached=True)
-            writer = _WriterThread(rec_file) if options.pass_through and pool else nullcontext(rec_file)
-            idx = outputs.open(result.idx_path, "w", encoding="utf-8", newline="\n")
-            started = time.perf_counter()
-            if pool:
-                produced = pool.run(entries)
-            else:
-                produced = _spawned(entries, workers) if workers > 1 else _serial(entries)
-            with closing(produced), _progress(len(entries), os.path.basename(list_path)) as bar, writer as rec:
-                for entry, (framed, reason, width, height) in zip(entries, produced):
-                    bar.update(1)
-                    if framed is None:
-                        skipped = Skipped(entry.index, entry.path, reason)
-                        if fail_fast:
-                            raise PackFailed(f"{list_path}: {entry.path} (index {entry.index}): {reason}; "
-                                             "stopped (--on-error fail), no output written")
-                        result.skipped.append(skipped)
-                        warn(f"skipped {entry.path} (index {entry.index}): {reason}")
-                        continue
-                    idx.write(f"{entry.index}\t{result.bytes}\n")
-                    pieces = framed if isinstance(framed, list) else (framed,)  # a copied file comes in pieces
-                    rec.writelines(pieces)
-                    result.bytes += sum(map(len, pieces))
-                    result.records += 1
-                    short = min(width, height)
-                    result.min_side = short if result.min_side is None else min(result.min_side, short)
-                    result.max_side = short if result.max_side is None else max(result.max_side, short)
-            result.seconds = time.perf_counter() - started
-            if result.records == 0:
-                raise PackFailed(f"{list_path}: none of its {len(entries)} images could be packed; nothing written")
-            skipped_path = stem + SKIPPED_SUFFIX
-            if result.skipped:
-                table = outputs.open(skipped_path, "w", encoding="utf-8", newline="\n")
-                table.write("index\tpath\treason\n")
-                for s in result.skipped:
-                    table.write(f"{s.index}\t{s.path}\t{s.reason}\n")
-            results.append(result)
-        outputs.commit()
+    writing = None  # the outputs being written, for the message if the disk refuses
+    try:
+        with (_Workers(workers) if forked else nullcontext()) as pool, AtomicOutputs() as outputs:
+            parsed = [(path, _Entries(path)) for path in list_paths]  # every list checked before any work
+            for list_path, entries in parsed:
+                stem = os.path.splitext(list_path)[0]
+                writing = f"{stem}.rec and .idx"
+                result = ListResult(list_path, stem + ".rec", stem + ".idx")
+                rec_file = outputs.open(result.rec_path, "wb", uncached=True)
+                writer = _WriterThread(rec_file) if options.pass_through and pool else nullcontext(rec_file)
+                idx = outputs.open(result.idx_path, "w", encoding="utf-8", newline="\n")
+                started = time.perf_counter()
+                if pool:
+                    produced = pool.run(entries)
+                else:
+                    produced = _spawned(entries, workers) if workers > 1 else _serial(entries)
+                with closing(produced), _progress(len(entries), os.path.basename(list_path)) as bar, writer as rec:
+                    for entry, (framed, reason, width, height) in zip(entries, produced):
+                        bar.update(1)
+                        if framed is None:
+                            skipped = Skipped(entry.index, entry.path, reason)
+                            if fail_fast:
+                                raise PackFailed(f"{list_path}: {entry.path} (index {entry.index}): {reason}; "
+                                                 "stopped (--on-error fail), no output written")
+                            result.skipped.append(skipped)
+                            warn(f"skipped {entry.path} (index {entry.index}): {reason}")
+                            continue
+                        idx.write(f"{entry.index}\t{result.bytes}\n")
+                        pieces = framed if isinstance(framed, list) else (framed,)  # a copied file comes in pieces
+                        rec.writelines(pieces)
+                        result.bytes += sum(map(len, pieces))
+                        result.records += 1
+                        short = min(width, height)
+                        result.min_side = short if result.min_side is None else min(result.min_side, short)
+                        result.max_side = short if result.max_side is None else max(result.max_side, short)
+                result.seconds = time.perf_counter() - started
+                if result.records == 0:
+                    raise PackFailed(f"{list_path}: none of its {len(entries)} images could be packed; nothing written")
+                skipped_path = stem + SKIPPED_SUFFIX
+                if result.skipped:
+                    table = outputs.open(skipped_path, "w", encoding="utf-8", newline="\n")
+                    table.write("index\tpath\treason\n")
+                    for s in result.skipped:
+                        table.write(f"{s.index}\t{s.path}\t{s.reason}\n")
+                results.append(result)
+            outputs.commit()
+    except OSError as exc:  # a full disk, a read-only folder: the run cannot go on, and nothing is left behind
+        if writing is None:
+            raise PackFailed(f"cannot start the packing workers: {exc.strerror or exc}") from None
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise PackFailed(f"cannot write {writing}{where}: {exc.strerror or exc}; "
+                         "no output was written at the final paths") from None
     for result in results:
         stale = os.path.splitext(result.list_path)[0] + SKIPPED_SUFFIX
         if not result.skipped and os.path.exists(stale):
