@@ -220,7 +220,7 @@ def measure(command: list[str], cwd: str | None = None, interval: float = TIMED_
 def _floor_worker(blobs, resize, quality, barrier, counter, ends, three_eighths):
     from PIL import Image
 
-    from recpack.imaging import _draft, resample
+    from recpack.imaging import _draft, dct_eighths, resample
 
     barrier.wait()
     cpu = time.process_time()
@@ -236,8 +236,7 @@ def _floor_worker(blobs, resize, quality, barrier, counter, ends, three_eighths)
         scaled_long = long * resize // short
         target = (resize, scaled_long) if height > width else (scaled_long, resize)
         if three_eighths:  # recpack's decode set-up, which adds 3/8 to draft()'s scales
-            eighths = next((n for n in (1, 2, 3, 4) if width * n // 8 >= target[0] and height * n // 8 >= target[1]), 8)
-            scale = _draft(image, "RGB", eighths)
+            scale = _draft(image, "RGB", dct_eighths(width, height, target))
             box = (0, 0, width * scale, height * scale)
         else:
             for divisor in (8, 4, 2, 1):  # the smallest DCT-scaled decode draft() offers that covers the target

@@ -53,8 +53,7 @@ def after_dct_decode(data: bytes, size: tuple[int, int], method) -> bytes:
 
     image = Image.open(io.BytesIO(data))
     width, height = image.size
-    eighths = next((n for n in (1, 2, 3, 4) if width * n // 8 >= size[0] and height * n // 8 >= size[1]), 8)
-    scale = imaging._draft(image, "RGB", eighths)
+    scale = imaging._draft(image, "RGB", imaging.dct_eighths(width, height, size))
     small = image.resize(size, method, box=(0, 0, width * scale, height * scale))
     out = io.BytesIO()
     small.save(out, "JPEG", quality=95)

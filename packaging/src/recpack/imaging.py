@@ -259,6 +259,13 @@ def resample(picture: Image.Image, target: tuple[int, int], box: tuple[float, ..
     return picture.resize(target, method, box=box)
 
 
+def dct_eighths(width: int, height: int, target: tuple[int, int], three_eighths: bool = True) -> int:
+    """The smallest DCT scale, in eighths, at which a width x height region still covers `target`:
+    never upscale what im2rec downscales. 8 (full size) when 1/2 does not cover it."""
+    return next((n for n in (1, 2, 3, 4) if (n != 3 or three_eighths)
+                 and width * n // 8 >= target[0] and height * n // 8 >= target[1]), 8)
+
+
 def transform(path: str, options: PackOptions, three_eighths: bool = True) -> tuple[bytes, int, int]:
     """The encoded image im2rec would pack for `path`, with its width and height."""
     if options.pass_through:
@@ -272,10 +279,7 @@ def transform(path: str, options: PackOptions, three_eighths: bool = True) -> tu
         crop = _center_crop_box(*upright) if options.center_crop else (0, 0, *upright)
         scale = 1.0  # decoded size / file size
         if image.format == "JPEG" and options.color != -1:
-            # The smallest DCT scale whose output still covers the target: never upscale what im2rec downscales.
-            region_w, region_h = crop[2] - crop[0], crop[3] - crop[1]
-            eighths = next((n for n in (1, 2, 3, 4) if (n != 3 or three_eighths)
-                            and region_w * n // 8 >= target[0] and region_h * n // 8 >= target[1]), 8)
+            eighths = dct_eighths(crop[2] - crop[0], crop[3] - crop[1], target, three_eighths)
             scale = _draft(image, "L" if options.color == 0 else "RGB", eighths)
         try:
             _load(image)
