@@ -1,4 +1,4 @@
-"""Fixtures shared by tests/recpack and tests/e2e."""
+"""Fixtures shared across tests/."""
 
 import os
 
@@ -23,3 +23,23 @@ def _fake_channels(folder, train_records, val_records, payload_size=64):
 @pytest.fixture
 def fake_channels():
     return _fake_channels
+
+
+@pytest.fixture
+def lab2_hyperparameters():
+    """Lab 2's hyperparameters in the API's form (strings): what the defaults, Prepare and the
+    validator must all come to."""
+    return {
+        "num_classes": "4",
+        "num_training_samples": "335",
+        "epochs": "15",
+        "checkpoint_frequency": "15",
+        "augmentation_type": "crop",
+        "image_shape": "3,224,224",
+        "learning_rate": "0.1",
+        "lr_scheduler_factor": "0.1",
+        "mini_batch_size": "24",
+        "num_layers": "152",
+        "optimizer": "sgd",
+        "use_pretrained_model": "0",
+    }

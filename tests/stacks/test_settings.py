@@ -10,21 +10,6 @@ from stacks.settings import IMAGE_CLASSIFICATION_ACCOUNTS, SettingsError, load_s
 
 from .conftest import cdk_json_context, run_cdk
 
-LAB2_HYPERPARAMETERS = {
-    "num_classes": "4",
-    "num_training_samples": "335",
-    "epochs": "15",
-    "checkpoint_frequency": "15",
-    "augmentation_type": "crop",
-    "image_shape": "3,224,224",
-    "learning_rate": "0.1",
-    "lr_scheduler_factor": "0.1",
-    "mini_batch_size": "24",
-    "num_layers": "152",
-    "optimizer": "sgd",
-    "use_pretrained_model": "0",
-}
-
 
 def settings_with(**overrides: str):
     context = cdk_json_context()
@@ -40,9 +25,9 @@ def error_for(**overrides: str) -> str:
     return message
 
 
-def test_defaults_are_the_lab_values():
+def test_defaults_are_the_lab_values(lab2_hyperparameters):
     settings = settings_with()
-    assert settings.training.hyperparameters == LAB2_HYPERPARAMETERS
+    assert settings.training.hyperparameters == lab2_hyperparameters
     assert settings.training.instance_types == (
         "ml.g4dn.xlarge", "ml.g5.xlarge", "ml.g4dn.2xlarge", "ml.p3.2xlarge", "ml.p2.xlarge",
     )

@@ -22,21 +22,8 @@ def rejected(params, **kwargs) -> HyperparameterError:
     return caught.value
 
 
-def test_lab2_defaults_are_exactly_the_lab_values_in_api_form():
-    assert validate_hyperparameters(LAB2_DEFAULTS) == {
-        "num_classes": "4",
-        "num_training_samples": "335",
-        "epochs": "15",
-        "checkpoint_frequency": "15",
-        "augmentation_type": "crop",
-        "image_shape": "3,224,224",
-        "learning_rate": "0.1",
-        "lr_scheduler_factor": "0.1",
-        "mini_batch_size": "24",
-        "num_layers": "152",
-        "optimizer": "sgd",
-        "use_pretrained_model": "0",
-    }
+def test_lab2_defaults_are_exactly_the_lab_values_in_api_form(lab2_hyperparameters):
+    assert validate_hyperparameters(LAB2_DEFAULTS) == lab2_hyperparameters
 
 
 def test_json_types_and_strings_give_the_same_api_form():

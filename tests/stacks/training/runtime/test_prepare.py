@@ -76,26 +76,14 @@ def run(event, s3, quotas, env=None, **kwargs):
     )
 
 
-def test_prepare_returns_the_contract_shape_with_the_lab_defaults(with_manifest, quotas, quota_of):
+def test_prepare_returns_the_contract_shape_with_the_lab_defaults(with_manifest, quotas, quota_of,
+                                                                  lab2_hyperparameters):
     quotas.applied(quota_of("ml.g4dn.xlarge", 0))
     quotas.defaults(quota_of("ml.g5.xlarge", 1))
     result = run({}, with_manifest, quotas)
     assert re.fullmatch(r"birds-20261121-123456-[0-9a-f]{4}", result["trainingJobName"])
     assert result["instanceType"] == "ml.g5.xlarge"
-    assert result["hyperParameters"] == {
-        "num_classes": "4",
-        "num_training_samples": "335",
-        "epochs": "15",
-        "checkpoint_frequency": "15",
-        "augmentation_type": "crop",
-        "image_shape": "3,224,224",
-        "learning_rate": "0.1",
-        "lr_scheduler_factor": "0.1",
-        "mini_batch_size": "24",
-        "num_layers": "152",
-        "optimizer": "sgd",
-        "use_pretrained_model": "0",
-    }
+    assert result["hyperParameters"] == lab2_hyperparameters
     assert result["manifest"] == {"key": "manifest.json", "num_training_samples": 335, "num_classes": 4}
     assert result["quotas"] == [
         {"instanceType": "ml.g4dn.xlarge", "quota": 0, "inUse": 0},
