@@ -244,7 +244,7 @@ def _floor_worker(blobs, resize, quality, barrier, counter, ends, three_eighths)
                     break
             image.draft("RGB", (width // divisor, height // divisor))
             box = (0, 0, *image.size)
-        small = resample(image, target, box)  # recpack's resampling
+        small = resample(image, target, box, dct_scaled=box[2] < width)  # recpack's resampling
         small.save(io.BytesIO(), "JPEG", quality=quality)
     ends.put((time.perf_counter(), time.process_time() - cpu))
 

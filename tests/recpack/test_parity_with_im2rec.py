@@ -194,7 +194,8 @@ def test_resized_images_are_closer_to_a_full_resolution_resize_than_im2recs(tmp_
     full-resolution Lanczos resize as im2rec.py's own (bilinear from full size)."""
     root = tmp_path / "sharp"
     (root / "lines").mkdir(parents=True)
-    for seed, size in enumerate([(1150, 760), (760, 1150), (1300, 900), (1000, 700)]):
+    # ~1 MP photos (DCT-scaled decode, then the nearest pixel) and CUB-200-sized ones (full-size decode).
+    for seed, size in enumerate([(1150, 760), (760, 1150), (1300, 900), (1000, 700), (500, 375), (375, 500)]):
         synthetic.sharp_photo(*size, seed).save(root / "lines" / f"{seed}.jpg", quality=90)
     recpack("list", tmp_path / "ds", root, "--no-shuffle")
     shutil.copy(tmp_path / "ds.lst", tmp_path / "ref.lst")

@@ -238,25 +238,21 @@ def _draft(image: Image.Image, mode: str, eighths: int) -> float:
     return scale
 
 
-def resample(picture: Image.Image, target: tuple[int, int], box: tuple[float, ...]) -> Image.Image:
-    """`box` of `picture` resized to `target`.
-    - A shrink by at most a third (what is left after a DCT-scaled decode of a JPEG: 1/4, 3/8 or 1/2 is
-      the smallest scale that still covers the target) takes the nearest pixel. The decode has already
+def resample(picture: Image.Image, target: tuple[int, int], box: tuple[float, ...], dct_scaled: bool) -> Image.Image:
+    """`box` of `picture` resized to `target`; `dct_scaled`: the picture was decoded at reduced DCT scale.
+    - After a DCT-scaled decode, a shrink by at most a third (what is left when 1/4, 3/8 or 1/2 is the
+      smallest scale that still covers the target) takes the nearest pixel. The decode has already
       averaged in the DCT domain; the result is closer to a full-resolution Lanczos resize than im2rec's
       own bilinear from full size (docs/benchmarks.md), and a smoothing filter here cost a sixth of the
       whole per-image time.
-    - A larger shrink (PNGs, or JPEGs past 1/8) averages the area each output pixel covers (OpenCV's
-      INTER_AREA), so fine detail does not alias.
-    - Enlarging is bilinear, as im2rec's is."""
+    - Everything else is Pillow's bilinear, which averages over the area an output pixel covers when
+      shrinking: a full-size decode (PNGs, JPEGs too small for 1/2 such as CUB-200's ~500x375), a
+      larger shrink past 1/8, and enlarging, as im2rec does."""
     Image = _pil()
     width_ratio, height_ratio = target[0] / (box[2] - box[0]), target[1] / (box[3] - box[1])
-    if width_ratio > 1 or height_ratio > 1:
-        method = Image.Resampling.BILINEAR
-    elif min(width_ratio, height_ratio) >= 2 / 3:
-        method = Image.Resampling.NEAREST
-    else:
-        method = Image.Resampling.BOX
-    return picture.resize(target, method, box=box)
+    if dct_scaled and 2 / 3 <= min(width_ratio, height_ratio) and max(width_ratio, height_ratio) <= 1:
+        return picture.resize(target, Image.Resampling.NEAREST, box=box)
+    return picture.resize(target, Image.Resampling.BILINEAR, box=box)
 
 
 def dct_eighths(width: int, height: int, target: tuple[int, int], three_eighths: bool = True) -> int:
@@ -294,7 +290,7 @@ def transform(path: str, options: PackOptions, three_eighths: bool = True) -> tu
         if options.resize:
             box = tuple(v * scale for v in crop)
             if box != (0, 0, *picture.size) or picture.size != target:
-                picture = resample(picture, target, box)
+                picture = resample(picture, target, box, dct_scaled=scale < 1)
         elif options.center_crop:
             picture = picture.crop(crop)
         data = _encode(picture, options)
