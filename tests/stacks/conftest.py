@@ -145,3 +145,22 @@ def statement_by_sid(statements: list[dict[str, Any]], sid: str) -> dict[str, An
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def algorithm_epoch_lines(epoch, train, seconds, validation=None, top_k=None, validation_top_k=None):
+    """One epoch as the Image Classification algorithm logs it, progress lines included: the input of
+    the Report step's parser and of `make results`."""
+    prefix = "[11/21/2026 12:20:42 INFO 140558353856320]"
+    lines = [
+        f"{prefix} Epoch[{epoch}] Batch [20]\tSpeed: 111.78 samples/sec\taccuracy=0.297619",
+        f"{prefix} Epoch[{epoch}] Train-accuracy={train:f}",
+    ]
+    if top_k is not None:
+        lines.append(f"{prefix} Epoch[{epoch}] Train-top_k_accuracy_2={top_k:f}")
+    lines.append(f"{prefix} Epoch[{epoch}] Time cost={seconds:.3f}")
+    if validation is not None:
+        lines.append(f"{prefix} Epoch[{epoch}] Validation-accuracy={validation:f}")
+        lines.append(f"{prefix} Storing the best model with validation accuracy: {validation:f}")
+    if validation_top_k is not None:
+        lines.append(f"{prefix} Epoch[{epoch}] Validation-top_k_accuracy_2={validation_top_k:f}")
+    return lines

@@ -19,29 +19,14 @@ from stacks.training import results
 from stacks.training.runtime.workshop_runtime import report, training_log
 from stacks.training.runtime.workshop_runtime.report import LOG_GROUP, build_report
 
+from ..conftest import algorithm_epoch_lines as epoch_lines
+
 REPO = Path(__file__).resolve().parents[3]
 REGION = "us-east-1"
 JOB = "birds-20261121-123456-abcd"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
-
-def epoch_lines(epoch, train, seconds, validation=None, top_k=None, validation_top_k=None):
-    """One epoch as the Image Classification algorithm logs it, progress lines included."""
-    prefix = "[11/21/2026 12:20:42 INFO 140558353856320]"
-    lines = [
-        f"{prefix} Epoch[{epoch}] Batch [20]\tSpeed: 111.78 samples/sec\taccuracy=0.297619",
-        f"{prefix} Epoch[{epoch}] Train-accuracy={train:f}",
-    ]
-    if top_k is not None:
-        lines.append(f"{prefix} Epoch[{epoch}] Train-top_k_accuracy_2={top_k:f}")
-    lines.append(f"{prefix} Epoch[{epoch}] Time cost={seconds:.3f}")
-    if validation is not None:
-        lines.append(f"{prefix} Epoch[{epoch}] Validation-accuracy={validation:f}")
-        lines.append(f"{prefix} Storing the best model with validation accuracy: {validation:f}")
-    if validation_top_k is not None:
-        lines.append(f"{prefix} Epoch[{epoch}] Validation-top_k_accuracy_2={validation_top_k:f}")
-    return lines
 
 
 HEADER = [

@@ -13,22 +13,10 @@ from stacks.training.runtime.workshop_runtime.report import (
     report,
 )
 
+from ...conftest import algorithm_epoch_lines as epoch
+
 BUCKET = "workshop-bucket"
 JOB = "birds-20261121-123456-abcd"
-PREFIX = "[11/21/2026 12:40:01 INFO 139710000000000]"
-
-
-def epoch(n, train, seconds, validation=None, top_k=None):
-    lines = [
-        f"{PREFIX} Epoch[{n}] Batch [10]\tSpeed: 98.51 samples/sec\taccuracy=0.250000",
-        f"{PREFIX} Epoch[{n}] Train-accuracy={train:f}",
-    ]
-    if top_k is not None:
-        lines.append(f"{PREFIX} Epoch[{n}] Train-top_k_accuracy_2={top_k:f}")
-    lines.append(f"{PREFIX} Epoch[{n}] Time cost={seconds:.3f}")
-    if validation is not None:
-        lines.append(f"{PREFIX} Epoch[{n}] Validation-accuracy={validation:f}")
-    return lines
 
 
 @pytest.fixture
