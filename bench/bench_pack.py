@@ -44,6 +44,7 @@ SOURCE_QUALITY = 90  # ~200 KB per ~1 MP image with large_photo's grain
 
 # --- corpus --------------------------------------------------------------------------------------
 
+
 def corpus_plan(count: int, seed: int) -> list[tuple[str, int, int, int]]:
     """(relative path, width, height, image seed) for the first `count` images; a prefix of any larger plan."""
     rng = random.Random(seed)
@@ -97,7 +98,10 @@ def make_corpus(folder: str, count: int, seed: int, workers: int) -> list[str]:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             for _ in pool.imap_unordered(_make_image, jobs, chunksize=8):
                 pass
-        print(f"corpus: made {len(jobs)} images in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        print(
+            f"corpus: made {len(jobs)} images in {time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+        )
     return [relative for relative, *_ in plan]
 
 
@@ -106,8 +110,11 @@ def existing_images(root: str, count: int) -> list[str]:
     found = []
     for folder, dirs, files in os.walk(root):
         dirs.sort()
-        found += sorted(os.path.relpath(os.path.join(folder, name), root) for name in files
-                        if name.lower().endswith((".jpg", ".jpeg", ".png")))
+        found += sorted(
+            os.path.relpath(os.path.join(folder, name), root)
+            for name in files
+            if name.lower().endswith((".jpg", ".jpeg", ".png"))
+        )
         if count and len(found) >= count:
             break
     if not found:
@@ -122,7 +129,9 @@ def write_list(path: str, relatives: list[str], count: int) -> None:
     with open(path, "w") as f:
         for i in range(count):
             relative = relatives[i % len(relatives)]
-            label = labels.setdefault(relative.split(os.sep)[0] if os.sep in relative else "", len(labels))
+            label = labels.setdefault(
+                relative.split(os.sep)[0] if os.sep in relative else "", len(labels)
+            )
             f.write(f"{i}\t{label:f}\t{relative}\n")
 
 
@@ -144,6 +153,7 @@ def read_all(root: str, relatives: list[str]) -> int:
 
 
 # --- measuring a process tree --------------------------------------------------------------------
+
 
 def _tree(pid: int) -> list[int]:
     pids, todo = [], [pid]
@@ -184,15 +194,24 @@ with open(sys.argv[1], "w") as f:
 """
 
 
-TIMED_SAMPLING = 0.25  # s between PSS samples in timed runs: each costs the CPU the tools compete for
+TIMED_SAMPLING = (
+    0.25  # s between PSS samples in timed runs: each costs the CPU the tools compete for
+)
 MEMORY_SAMPLING = 0.05  # s between them in the memory case, where the peak is the figure
 
 
 def measure(command: list[str], cwd: str | None = None, interval: float = TIMED_SAMPLING) -> dict:
     """Wall and CPU seconds, the largest process's peak RSS and the tree's peak PSS sum, for one run."""
-    with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r", suffix=".json") as report:
-        launcher = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER, report.name, *command], cwd=cwd,
-                                    stdout=out, stderr=subprocess.STDOUT)
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.NamedTemporaryFile("r", suffix=".json") as report,
+    ):
+        launcher = subprocess.Popen(
+            [sys.executable, "-S", "-c", _LAUNCHER, report.name, *command],
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         peak = [0]
         done = threading.Event()
 
@@ -209,13 +228,16 @@ def measure(command: list[str], cwd: str | None = None, interval: float = TIMED_
         result = json.load(report)
         if launcher.returncode != 0 or result["code"] != 0:
             out.seek(0)
-            sys.exit(f"failed ({result['code']}): {' '.join(command)}\n{out.read().decode(errors='replace')[-3000:]}")
+            sys.exit(
+                f"failed ({result['code']}): {' '.join(command)}\n{out.read().decode(errors='replace')[-3000:]}"
+            )
     del result["code"]
     result["pss_mb"] = peak[0] / 1024
     return result
 
 
 # --- the floor -----------------------------------------------------------------------------------
+
 
 def _floor_worker(blobs, resize, quality, barrier, counter, ends, three_eighths):
     from PIL import Image
@@ -225,7 +247,9 @@ def _floor_worker(blobs, resize, quality, barrier, counter, ends, three_eighths)
     barrier.wait()
     cpu = time.process_time()
     while True:
-        with counter.get_lock():  # the next image, as recpack's workers take them: a slowed worker takes fewer
+        with (
+            counter.get_lock()
+        ):  # the next image, as recpack's workers take them: a slowed worker takes fewer
             position = counter.value
             counter.value += 1
         if position >= len(blobs):
@@ -239,7 +263,12 @@ def _floor_worker(blobs, resize, quality, barrier, counter, ends, three_eighths)
             scale = _draft(image, "RGB", dct_eighths(width, height, target))
             box = (0, 0, width * scale, height * scale)
         else:
-            for divisor in (8, 4, 2, 1):  # the smallest DCT-scaled decode draft() offers that covers the target
+            for divisor in (
+                8,
+                4,
+                2,
+                1,
+            ):  # the smallest DCT-scaled decode draft() offers that covers the target
                 if width // divisor >= target[0] and height // divisor >= target[1]:
                     break
             image.draft("RGB", (width // divisor, height // divisor))
@@ -249,12 +278,19 @@ def _floor_worker(blobs, resize, quality, barrier, counter, ends, three_eighths)
     ends.put((time.perf_counter(), time.process_time() - cpu))
 
 
-def measure_floor(blobs: list[bytes], workers: int, resize: int, quality: int, three_eighths: bool = False) -> dict:
+def measure_floor(
+    blobs: list[bytes], workers: int, resize: int, quality: int, three_eighths: bool = False
+) -> dict:
     """Seconds for `workers` forked processes to decode+resize+encode in-memory JPEGs, from a common start."""
     context = multiprocessing.get_context("fork")
     barrier, counter, ends = context.Barrier(workers + 1), context.Value("l", 0), context.Queue()
-    processes = [context.Process(target=_floor_worker, args=(blobs, resize, quality, barrier, counter, ends, three_eighths))
-                 for _ in range(workers)]
+    processes = [
+        context.Process(
+            target=_floor_worker,
+            args=(blobs, resize, quality, barrier, counter, ends, three_eighths),
+        )
+        for _ in range(workers)
+    ]
     for p in processes:
         p.start()
     barrier.wait()
@@ -262,11 +298,16 @@ def measure_floor(blobs: list[bytes], workers: int, resize: int, quality: int, t
     reports = [ends.get() for _ in processes]
     for p in processes:
         p.join()
-    return {"seconds": max(end for end, _ in reports) - started, "cpu": sum(cpu for _, cpu in reports),
-            "rss_mb": float("nan"), "pss_mb": float("nan")}
+    return {
+        "seconds": max(end for end, _ in reports) - started,
+        "cpu": sum(cpu for _, cpu in reports),
+        "rss_mb": float("nan"),
+        "pss_mb": float("nan"),
+    }
 
 
 # --- checking the output -------------------------------------------------------------------------
+
 
 def compare(ours_rec: str, theirs_rec: str) -> dict:
     import cv2
@@ -296,12 +337,17 @@ def compare(ours_rec: str, theirs_rec: str) -> dict:
             problems.append(f"record {key}: shape {a.shape} vs {b.shape}")
             continue
         mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-        values.append(float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse))
-    return {"records": len(values), "min": min(values, default=0.0),
-            "mean": statistics.fmean(values) if values else 0.0, "problems": problems}
+        values.append(float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse))
+    return {
+        "records": len(values),
+        "min": min(values, default=0.0),
+        "mean": statistics.fmean(values) if values else 0.0,
+        "problems": problems,
+    }
 
 
 # --- the run -------------------------------------------------------------------------------------
+
 
 def machine() -> dict:
     from PIL import Image, features
@@ -314,15 +360,23 @@ def machine() -> dict:
                 break
     try:
         import cv2
+
         opencv = cv2.__version__
     except ImportError:
         opencv = "not installed"
     with open("/proc/meminfo") as f:
         memory = int(f.readline().split()[1]) // 1024
-    return {"nproc": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)), "cpu": model,
-            "memory_mb": memory, "kernel": platform.release(), "python": platform.python_version(),
-            "pillow": Image.__version__, "libjpeg_turbo": features.version("libjpeg_turbo") or "no",
-            "opencv": opencv}
+    return {
+        "nproc": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)),
+        "cpu": model,
+        "memory_mb": memory,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "pillow": Image.__version__,
+        "libjpeg_turbo": features.version("libjpeg_turbo") or "no",
+        "opencv": opencv,
+    }
 
 
 def median_of(runs: list[dict]) -> dict:
@@ -346,17 +400,34 @@ def alternate(cases: dict, repeat: int, before=None) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=1000, help="images in the timed list (default 1000)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per tool and case, alternated (default 3)")
+    parser.add_argument(
+        "--images", type=int, default=1000, help="images in the timed list (default 1000)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per tool and case, alternated (default 3)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="workers for both tools (default 2)")
-    parser.add_argument("--memory-images", type=int, default=10000,
-                        help="entries of the large memory-case list, cycling over the corpus (default 10000; 0 skips)")
-    parser.add_argument("--memory-im2rec", action="store_true", help="also measure im2rec.py in the memory case")
+    parser.add_argument(
+        "--memory-images",
+        type=int,
+        default=10000,
+        help="entries of the large memory-case list, cycling over the corpus (default 10000; 0 skips)",
+    )
+    parser.add_argument(
+        "--memory-im2rec", action="store_true", help="also measure im2rec.py in the memory case"
+    )
     parser.add_argument("--seed", type=int, default=2026, help="corpus seed")
-    parser.add_argument("--corpus", default=os.path.join(HERE, ".corpus"), help="corpus and scratch folder")
-    parser.add_argument("--root", help="use the images under ROOT (e.g. real photos) instead of generating a corpus; "
-                                       "--images of them, 0 for all")
-    parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown to FILE")
+    parser.add_argument(
+        "--corpus", default=os.path.join(HERE, ".corpus"), help="corpus and scratch folder"
+    )
+    parser.add_argument(
+        "--root",
+        help="use the images under ROOT (e.g. real photos) instead of generating a corpus; "
+        "--images of them, 0 for all",
+    )
+    parser.add_argument(
+        "--markdown", metavar="FILE", help="also write the table as Markdown to FILE"
+    )
     args = parser.parse_args(argv)
 
     from recpack.im2rec_engine import im2rec_script
@@ -367,9 +438,11 @@ def main(argv=None) -> int:
     workers = str(args.workers)
     info = machine()
     load_before = os.getloadavg()
-    print(f"machine: {info['nproc']} cores ({info['cpu']}), Python {info['python']}, Pillow {info['pillow']} "
-          f"(libjpeg-turbo {info['libjpeg_turbo']}), OpenCV {info['opencv']}; load {load_before[0]:.2f}",
-          file=sys.stderr)
+    print(
+        f"machine: {info['nproc']} cores ({info['cpu']}), Python {info['python']}, Pillow {info['pillow']} "
+        f"(libjpeg-turbo {info['libjpeg_turbo']}), OpenCV {info['opencv']}; load {load_before[0]:.2f}",
+        file=sys.stderr,
+    )
 
     corpus = os.path.abspath(args.corpus)
     if args.root:
@@ -384,14 +457,20 @@ def main(argv=None) -> int:
     prefixes = {}
     for tool in ("im2rec", "recpack"):
         prefixes[tool] = os.path.join(work, tool, "data")
-        write_list(prefixes[tool] + ".lst", relatives, len(relatives))  # identical copies of one list
+        write_list(
+            prefixes[tool] + ".lst", relatives, len(relatives)
+        )  # identical copies of one list
 
     def im2rec_run(prefix, *extra, interval=TIMED_SAMPLING):
-        return lambda: measure([sys.executable, im2rec, *extra, "--num-thread", workers, prefix, root],
-                               interval=interval)
+        return lambda: measure(
+            [sys.executable, im2rec, *extra, "--num-thread", workers, prefix, root],
+            interval=interval,
+        )
 
     def recpack_run(prefix, *extra, interval=TIMED_SAMPLING):
-        return lambda: measure([recpack, "pack", prefix, root, *extra, "--workers", workers], interval=interval)
+        return lambda: measure(
+            [recpack, "pack", prefix, root, *extra, "--workers", workers], interval=interval
+        )
 
     # Warm-up: the corpus into the page cache, MXNet's and Pillow's libraries into memory.
     read_all(root, relatives)
@@ -405,27 +484,44 @@ def main(argv=None) -> int:
     for relative in relatives:
         with open(os.path.join(root, relative), "rb") as f:
             blobs.append(f.read())
-    resize_runs = alternate({
-        "im2rec.py": im2rec_run(prefixes["im2rec"], *options),
-        "recpack": recpack_run(prefixes["recpack"], *options),
-        "floor": lambda: measure_floor(blobs, args.workers, 256, 95),
-        "floor, 3/8 decode": lambda: measure_floor(blobs, args.workers, 256, 95, three_eighths=True),
-    }, args.repeat, before=os.sync)  # no run pays for the writeback of the previous one's output
+    resize_runs = alternate(
+        {
+            "im2rec.py": im2rec_run(prefixes["im2rec"], *options),
+            "recpack": recpack_run(prefixes["recpack"], *options),
+            "floor": lambda: measure_floor(blobs, args.workers, 256, 95),
+            "floor, 3/8 decode": lambda: measure_floor(
+                blobs, args.workers, 256, 95, three_eighths=True
+            ),
+        },
+        args.repeat,
+        before=os.sync,
+    )  # no run pays for the writeback of the previous one's output
     blobs.clear()  # the floor runs are done: free the corpus held in memory
     quality = compare(prefixes["recpack"] + ".rec", prefixes["im2rec"] + ".rec")
 
-    print(f"pass-through: {len(relatives)} images, page cache dropped before each run", file=sys.stderr)
+    print(
+        f"pass-through: {len(relatives)} images, page cache dropped before each run",
+        file=sys.stderr,
+    )
     cat_list = os.path.join(work, "paths.txt")
     with open(cat_list, "w") as f:
         f.writelines(r + "\n" for r in relatives)
     cat_out = os.path.join(work, "cat.bin")
     # Read every file and write one output, synced as recpack syncs its .rec.
-    cat_command = ["sh", "-c", f"xargs -d '\\n' -a '{cat_list}' cat > '{cat_out}' && sync '{cat_out}'"]
-    pass_runs = alternate({
-        "im2rec.py": im2rec_run(prefixes["im2rec"], "--pass-through"),
-        "recpack": recpack_run(prefixes["recpack"], "--pass-through"),
-        "cat + sync (disk bound)": lambda: measure(cat_command, cwd=root),
-    }, args.repeat, before=lambda: (os.sync(), drop_from_page_cache(root, relatives)))
+    cat_command = [
+        "sh",
+        "-c",
+        f"xargs -d '\\n' -a '{cat_list}' cat > '{cat_out}' && sync '{cat_out}'",
+    ]
+    pass_runs = alternate(
+        {
+            "im2rec.py": im2rec_run(prefixes["im2rec"], "--pass-through"),
+            "recpack": recpack_run(prefixes["recpack"], "--pass-through"),
+            "cat + sync (disk bound)": lambda: measure(cat_command, cwd=root),
+        },
+        args.repeat,
+        before=lambda: (os.sync(), drop_from_page_cache(root, relatives)),
+    )
     read_all(root, relatives)
 
     memory = {}
@@ -442,15 +538,33 @@ def main(argv=None) -> int:
                 write_list(prefix + ".lst", relatives, count)
                 cases[(tool, count)] = run(prefix, *options, interval=MEMORY_SAMPLING)
         # Peaks are sampled, so a run can miss or catch a short one: medians of alternated runs too.
-        memory_runs = alternate({f"{tool} {count}": run for (tool, count), run in cases.items()}, args.repeat,
-                                before=os.sync)
+        memory_runs = alternate(
+            {f"{tool} {count}": run for (tool, count), run in cases.items()},
+            args.repeat,
+            before=os.sync,
+        )
         memory = {key: median_of(memory_runs[f"{key[0]} {key[1]}"]) for key in cases}
     load_after = os.getloadavg()
 
-    table = render(args, info, resize_runs, pass_runs, memory, quality, corpus_bytes, len(relatives),
-                   load_before, load_after)
-    shown = {os.path.dirname(sys.executable) + os.sep: ".venv/bin/", os.path.dirname(im2rec) + os.sep: "<mxnet>/tools/",
-             corpus + os.sep: os.path.relpath(corpus, REPO) + os.sep if corpus.startswith(REPO + os.sep) else corpus + os.sep}
+    table = render(
+        args,
+        info,
+        resize_runs,
+        pass_runs,
+        memory,
+        quality,
+        corpus_bytes,
+        len(relatives),
+        load_before,
+        load_after,
+    )
+    shown = {
+        os.path.dirname(sys.executable) + os.sep: ".venv/bin/",
+        os.path.dirname(im2rec) + os.sep: "<mxnet>/tools/",
+        corpus + os.sep: os.path.relpath(corpus, REPO) + os.sep
+        if corpus.startswith(REPO + os.sep)
+        else corpus + os.sep,
+    }
 
     def show(command):
         text = " ".join(command)
@@ -458,13 +572,48 @@ def main(argv=None) -> int:
             text = text.replace(long, short)
         return "    " + text
 
-    table += "\n\nCommands (each run in a fresh process tree; PREFIX*.lst are identical copies):\n\n" + "\n".join([
-        show([sys.executable, im2rec, *options, "--num-thread", workers, prefixes["im2rec"], root]),
-        show([recpack, "pack", prefixes["recpack"], root, *options, "--workers", workers]),
-        show([sys.executable, im2rec, "--pass-through", "--num-thread", workers, prefixes["im2rec"], root]),
-        show([recpack, "pack", prefixes["recpack"], root, "--pass-through", "--workers", workers]),
-        show(cat_command[:2] + [f'"{cat_command[2]}"']),
-    ])
+    table += (
+        "\n\nCommands (each run in a fresh process tree; PREFIX*.lst are identical copies):\n\n"
+        + "\n".join(
+            [
+                show(
+                    [
+                        sys.executable,
+                        im2rec,
+                        *options,
+                        "--num-thread",
+                        workers,
+                        prefixes["im2rec"],
+                        root,
+                    ]
+                ),
+                show([recpack, "pack", prefixes["recpack"], root, *options, "--workers", workers]),
+                show(
+                    [
+                        sys.executable,
+                        im2rec,
+                        "--pass-through",
+                        "--num-thread",
+                        workers,
+                        prefixes["im2rec"],
+                        root,
+                    ]
+                ),
+                show(
+                    [
+                        recpack,
+                        "pack",
+                        prefixes["recpack"],
+                        root,
+                        "--pass-through",
+                        "--workers",
+                        workers,
+                    ]
+                ),
+                show(cat_command[:2] + [f'"{cat_command[2]}"']),
+            ]
+        )
+    )
     print(table)
     if args.markdown:
         with open(args.markdown, "w") as f:
@@ -474,53 +623,118 @@ def main(argv=None) -> int:
     return 1 if quality["problems"] or quality["min"] < 30.0 else 0
 
 
-def render(args, info, resize_runs, pass_runs, memory, quality, corpus_bytes, count, load_before,
-           load_after) -> str:
+def render(
+    args,
+    info,
+    resize_runs,
+    pass_runs,
+    memory,
+    quality,
+    corpus_bytes,
+    count,
+    load_before,
+    load_after,
+) -> str:
     def row(cells):
         return "| " + " | ".join(cells) + " |"
 
     kind = f"images from {args.root}" if args.root else "photo-like JPEGs"
-    lines = [f"Corpus: {count} {kind}, {corpus_bytes / count / 1024:.0f} KB average, "
-             f"{corpus_bytes / 1e6:.0f} MB; {args.workers} workers; median of {args.repeat} alternated runs.",
-             f"Machine: {info['nproc']} cores ({info['cpu']}), {info['memory_mb']} MB RAM, Linux {info['kernel']}, "
-             f"Python {info['python']}, Pillow {info['pillow']} (libjpeg-turbo {info['libjpeg_turbo']}), "
-             f"OpenCV {info['opencv']}. Load average {load_before[0]:.2f} before, {load_after[0]:.2f} after.",
-             "",
-             row(["case", "tool", "median s", "min-max s", "images/s", "vs im2rec.py", "CPU s",
-                  "max RSS MB", "tree PSS MB"]),
-             row(["---"] * 2 + ["---:"] * 7)]
+    lines = [
+        f"Corpus: {count} {kind}, {corpus_bytes / count / 1024:.0f} KB average, "
+        f"{corpus_bytes / 1e6:.0f} MB; {args.workers} workers; median of {args.repeat} alternated runs.",
+        f"Machine: {info['nproc']} cores ({info['cpu']}), {info['memory_mb']} MB RAM, Linux {info['kernel']}, "
+        f"Python {info['python']}, Pillow {info['pillow']} (libjpeg-turbo {info['libjpeg_turbo']}), "
+        f"OpenCV {info['opencv']}. Load average {load_before[0]:.2f} before, {load_after[0]:.2f} after.",
+        "",
+        row(
+            [
+                "case",
+                "tool",
+                "median s",
+                "min-max s",
+                "images/s",
+                "vs im2rec.py",
+                "CPU s",
+                "max RSS MB",
+                "tree PSS MB",
+            ]
+        ),
+        row(["---"] * 2 + ["---:"] * 7),
+    ]
 
     def add(case, runs):
         base = statistics.median(r["seconds"] for r in runs["im2rec.py"])
         for tool, tool_runs in runs.items():
             m = median_of(tool_runs)
             spread = f"{min(r['seconds'] for r in tool_runs):.2f}-{max(r['seconds'] for r in tool_runs):.2f}"
-            fmt = (lambda v: "-" if v != v else f"{v:.0f}")
-            lines.append(row([case, tool, f"{m['seconds']:.2f}", spread, f"{count / m['seconds']:.0f}",
-                              f"{base / m['seconds']:.2f}x", "-" if m["cpu"] != m["cpu"] else f"{m['cpu']:.1f}",
-                              fmt(m["rss_mb"]), fmt(m["pss_mb"])]))
+            fmt = lambda v: "-" if v != v else f"{v:.0f}"
+            lines.append(
+                row(
+                    [
+                        case,
+                        tool,
+                        f"{m['seconds']:.2f}",
+                        spread,
+                        f"{count / m['seconds']:.0f}",
+                        f"{base / m['seconds']:.2f}x",
+                        "-" if m["cpu"] != m["cpu"] else f"{m['cpu']:.1f}",
+                        fmt(m["rss_mb"]),
+                        fmt(m["pss_mb"]),
+                    ]
+                )
+            )
             case = ""
 
     add("resize 256, q95", resize_runs)
     add("pass-through (cold cache)", pass_runs)
     for (tool, entries), m in memory.items():
-        lines.append(row([f"memory, {entries} entries", tool, f"{m['seconds']:.2f}", "",
-                          f"{entries / m['seconds']:.0f}", "-", f"{m['cpu']:.1f}", f"{m['rss_mb']:.0f}",
-                          f"{m['pss_mb']:.0f}"]))
+        lines.append(
+            row(
+                [
+                    f"memory, {entries} entries",
+                    tool,
+                    f"{m['seconds']:.2f}",
+                    "",
+                    f"{entries / m['seconds']:.0f}",
+                    "-",
+                    f"{m['cpu']:.1f}",
+                    f"{m['rss_mb']:.0f}",
+                    f"{m['pss_mb']:.0f}",
+                ]
+            )
+        )
 
     t = {name: statistics.median(r["seconds"] for r in runs) for name, runs in resize_runs.items()}
     p = {name: statistics.median(r["seconds"] for r in runs) for name, runs in pass_runs.items()}
     checks = [
         ("recpack >= 2.5x im2rec.py throughput", t["im2rec.py"] / t["recpack"], 2.5, ">="),
-        ("recpack time within 1.15x of the floor (the faster one)",
-         t["recpack"] / min(t["floor"], t["floor, 3/8 decode"]), 1.15, "<="),
+        (
+            "recpack time within 1.15x of the floor (the faster one)",
+            t["recpack"] / min(t["floor"], t["floor, 3/8 decode"]),
+            1.15,
+            "<=",
+        ),
         ("recpack time / floor with Pillow's draft() scales", t["recpack"] / t["floor"], None, ""),
-        ("recpack time / floor with recpack's 3/8 decode", t["recpack"] / t["floor, 3/8 decode"], None, ""),
+        (
+            "recpack time / floor with recpack's 3/8 decode",
+            t["recpack"] / t["floor, 3/8 decode"],
+            None,
+            "",
+        ),
         ("PSNR vs im2rec.py, worst record (dB)", quality["min"], 30.0, ">="),
         ("records whose header or size differ from im2rec.py's", len(quality["problems"]), 0, "<="),
-        ("pass-through: recpack time / cat + sync time", p["recpack"] / p["cat + sync (disk bound)"], None, ""),
-        ("pass-through: recpack CPU s / wall s (2 cores)",
-         statistics.median(r["cpu"] for r in pass_runs["recpack"]) / p["recpack"], None, ""),
+        (
+            "pass-through: recpack time / cat + sync time",
+            p["recpack"] / p["cat + sync (disk bound)"],
+            None,
+            "",
+        ),
+        (
+            "pass-through: recpack CPU s / wall s (2 cores)",
+            statistics.median(r["cpu"] for r in pass_runs["recpack"]) / p["recpack"],
+            None,
+            "",
+        ),
     ]
     if memory:
         for tool in ("recpack", "im2rec.py"):
@@ -528,18 +742,39 @@ def render(args, info, resize_runs, pass_runs, memory, quality, corpus_bytes, co
             if len(sizes) == 2:
                 small, large = memory[(tool, sizes[0])], memory[(tool, sizes[1])]
                 limit = 1.2 if tool == "recpack" else None
-                checks.append((f"{tool} peak tree PSS, {sizes[1]} / {sizes[0]} entries",
-                               large["pss_mb"] / small["pss_mb"], limit, "<="))
-                checks.append((f"{tool} max RSS, {sizes[1]} / {sizes[0]} entries",
-                               large["rss_mb"] / small["rss_mb"], limit, "<="))
+                checks.append(
+                    (
+                        f"{tool} peak tree PSS, {sizes[1]} / {sizes[0]} entries",
+                        large["pss_mb"] / small["pss_mb"],
+                        limit,
+                        "<=",
+                    )
+                )
+                checks.append(
+                    (
+                        f"{tool} max RSS, {sizes[1]} / {sizes[0]} entries",
+                        large["rss_mb"] / small["rss_mb"],
+                        limit,
+                        "<=",
+                    )
+                )
     lines += ["", row(["check", "value", "target", "result"]), row(["---", "---:", "---:", "---"])]
     for name, value, limit, op in checks:
-        ok = "" if limit is None else ("pass" if (value >= limit if op == ">=" else value <= limit) else "MISS")
+        ok = (
+            ""
+            if limit is None
+            else ("pass" if (value >= limit if op == ">=" else value <= limit) else "MISS")
+        )
         lines.append(row([name, f"{value:.2f}", "" if limit is None else f"{op} {limit}", ok]))
     lines.append("")
-    lines.append(f"PSNR over {quality['records']} records: worst {quality['min']:.1f} dB, mean {quality['mean']:.1f} dB"
-                 + (f"; {len(quality['problems'])} problems: {quality['problems'][:3]}" if quality["problems"]
-                    else "; headers and dimensions identical."))
+    lines.append(
+        f"PSNR over {quality['records']} records: worst {quality['min']:.1f} dB, mean {quality['mean']:.1f} dB"
+        + (
+            f"; {len(quality['problems'])} problems: {quality['problems'][:3]}"
+            if quality["problems"]
+            else "; headers and dimensions identical."
+        )
+    )
     return "\n".join(lines)
 
 

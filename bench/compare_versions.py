@@ -25,13 +25,15 @@ sys.path.insert(0, HERE)
 
 import bench_pack  # noqa: E402  (the corpus and list helpers)
 
-_TIMED = ("import resource, runpy, sys, time\n"
-          "started = time.perf_counter()\n"
-          "sys.argv = ['recpack'] + sys.argv[1:]\n"
-          "try:\n    runpy.run_module('recpack', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-          "wall = time.perf_counter() - started\n"
-          "own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-          "print(wall, own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime, file=sys.stderr)\n")
+_TIMED = (
+    "import resource, runpy, sys, time\n"
+    "started = time.perf_counter()\n"
+    "sys.argv = ['recpack'] + sys.argv[1:]\n"
+    "try:\n    runpy.run_module('recpack', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+    "wall = time.perf_counter() - started\n"
+    "own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(wall, own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime, file=sys.stderr)\n"
+)
 
 
 def source_tree(ref: str | None, into: str) -> str:
@@ -39,15 +41,22 @@ def source_tree(ref: str | None, into: str) -> str:
     if ref is None:
         return os.path.join(REPO, "packaging", "src")
     os.makedirs(into)
-    archive = subprocess.run(["git", "-C", REPO, "archive", ref, "packaging/src"], capture_output=True, check=True)
+    archive = subprocess.run(
+        ["git", "-C", REPO, "archive", ref, "packaging/src"], capture_output=True, check=True
+    )
     subprocess.run(["tar", "-x", "-C", into], input=archive.stdout, check=True)
     return os.path.join(into, "packaging", "src")
 
 
 def run_once(src: str, prefix: str, root: str, extra: list[str]) -> tuple[float, float, float]:
     os.sync()
-    done = subprocess.run([sys.executable, "-c", _TIMED, "pack", prefix, root, *extra], env=dict(os.environ, PYTHONPATH=src),
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _TIMED, "pack", prefix, root, *extra],
+        env=dict(os.environ, PYTHONPATH=src),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     if done.returncode:
         sys.exit(f"recpack from {src} failed:\n{done.stderr}")
     wall, parent, workers = map(float, done.stderr.strip().splitlines()[-1].split())
@@ -58,10 +67,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("before", help="a commit, tag or branch")
     parser.add_argument("after", nargs="?", help="another one (default: the working tree)")
-    parser.add_argument("--images", type=int, default=1000, help="images in the list (default 1000)")
-    parser.add_argument("--repeat", type=int, default=6, help="runs of each, alternated (default 6)")
-    parser.add_argument("--pass-through", action="store_true", help="time --pass-through instead of --resize 256")
-    parser.add_argument("--corpus", default=os.path.join(HERE, ".corpus"), help="bench_pack.py's corpus folder")
+    parser.add_argument(
+        "--images", type=int, default=1000, help="images in the list (default 1000)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=6, help="runs of each, alternated (default 6)"
+    )
+    parser.add_argument(
+        "--pass-through", action="store_true", help="time --pass-through instead of --resize 256"
+    )
+    parser.add_argument(
+        "--corpus", default=os.path.join(HERE, ".corpus"), help="bench_pack.py's corpus folder"
+    )
     args = parser.parse_args(argv)
 
     relatives = bench_pack.make_corpus(args.corpus, args.images, 2026, os.cpu_count() or 1)
@@ -71,8 +88,10 @@ def main(argv=None) -> int:
     extra += ["--workers", "2"]
     scratch = tempfile.mkdtemp(prefix="recpack-compare-")
     try:
-        versions = {args.before: source_tree(args.before, os.path.join(scratch, "before")),
-                    args.after or "working tree": source_tree(args.after, os.path.join(scratch, "after"))}
+        versions = {
+            args.before: source_tree(args.before, os.path.join(scratch, "before")),
+            args.after or "working tree": source_tree(args.after, os.path.join(scratch, "after")),
+        }
         prefix = os.path.join(scratch, "data")
         bench_pack.write_list(prefix + ".lst", relatives, len(relatives))
         runs: dict[str, list] = {name: [] for name in versions}
@@ -84,17 +103,23 @@ def main(argv=None) -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    print(f"{len(relatives)} images, recpack pack {' '.join(extra)}, {args.repeat} alternated runs each\n")
+    print(
+        f"{len(relatives)} images, recpack pack {' '.join(extra)}, {args.repeat} alternated runs each\n"
+    )
     print("| version | median wall s | min-max s | parent CPU s | workers CPU s |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, results in runs.items():
         walls = [r[0] for r in results]
-        print(f"| {name} | {statistics.median(walls):.2f} | {min(walls):.2f}-{max(walls):.2f} | "
-              f"{statistics.median(r[1] for r in results):.2f} | {statistics.median(r[2] for r in results):.2f} |")
+        print(
+            f"| {name} | {statistics.median(walls):.2f} | {min(walls):.2f}-{max(walls):.2f} | "
+            f"{statistics.median(r[1] for r in results):.2f} | {statistics.median(r[2] for r in results):.2f} |"
+        )
     before, after = runs.values()
     ratios = [a[0] / b[0] for a, b in zip(after, before)]
-    print(f"\npaired wall-time ratio after/before: median {statistics.median(ratios):.3f} "
-          f"(range {min(ratios):.3f}-{max(ratios):.3f})")
+    print(
+        f"\npaired wall-time ratio after/before: median {statistics.median(ratios):.3f} "
+        f"(range {min(ratios):.3f}-{max(ratios):.3f})"
+    )
     return 0
 
 

@@ -30,12 +30,21 @@ def plan(count: int, seed: int) -> list[dict]:
         if rng.random() < 0.25:
             width, height = height, width
         cls = CLASSES[number % len(CLASSES)]
-        jobs.append({
-            "relative": f"{cls}/{cls}_{number:05d}.jpg", "width": width, "height": height,
-            "seed": rng.randrange(1 << 30), "class": CLASSES.index(cls), "quality": rng.randint(80, 95),
-            "exif": rng.random() < 0.8, "rotated": rng.random() < 0.1, "icc": rng.random() < 0.5,
-            "progressive": rng.random() < 0.15, "full_chroma": rng.random() < 0.15,
-        })
+        jobs.append(
+            {
+                "relative": f"{cls}/{cls}_{number:05d}.jpg",
+                "width": width,
+                "height": height,
+                "seed": rng.randrange(1 << 30),
+                "class": CLASSES.index(cls),
+                "quality": rng.randint(80, 95),
+                "exif": rng.random() < 0.8,
+                "rotated": rng.random() < 0.1,
+                "icc": rng.random() < 0.5,
+                "progressive": rng.random() < 0.15,
+                "full_chroma": rng.random() < 0.15,
+            }
+        )
     return jobs
 
 
@@ -49,10 +58,15 @@ def make(job_and_root) -> None:
     if os.path.exists(path):
         return
     width, height = job["width"], job["height"]
-    stored = (height, width) if job["rotated"] else (width, height)  # stored sideways, EXIF turns it back
+    stored = (
+        (height, width) if job["rotated"] else (width, height)
+    )  # stored sideways, EXIF turns it back
     image = synthetic.large_photo(*stored, job["seed"], synthetic._CLASS_COLOURS[job["class"]])
-    options = {"quality": job["quality"], "progressive": job["progressive"],
-               "subsampling": 0 if job["full_chroma"] else 2}
+    options = {
+        "quality": job["quality"],
+        "progressive": job["progressive"],
+        "subsampling": 0 if job["full_chroma"] else 2,
+    }
     if job["exif"]:
         exif = Image.Exif()
         exif[0x010F], exif[0x0110] = "Canon", "Canon EOS 7D Mark II"
@@ -72,7 +86,9 @@ def make(job_and_root) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=1000, help="images to make (default 1000)")
-    parser.add_argument("--out", default=os.path.join(HERE, ".camera"), help="folder; images go in OUT/images")
+    parser.add_argument(
+        "--out", default=os.path.join(HERE, ".camera"), help="folder; images go in OUT/images"
+    )
     parser.add_argument("--seed", type=int, default=7, help="corpus seed")
     args = parser.parse_args(argv)
     root = os.path.join(os.path.abspath(args.out), "images")
@@ -81,7 +97,10 @@ def main(argv=None) -> int:
         for _ in pool.imap_unordered(make, jobs, chunksize=8):
             pass
     total = sum(os.path.getsize(os.path.join(root, job["relative"])) for job, _ in jobs)
-    print(f"{len(jobs)} images under {root}: {total / 1e6:.0f} MB, {total / len(jobs) / 1e3:.0f} KB each", file=sys.stderr)
+    print(
+        f"{len(jobs)} images under {root}: {total / 1e6:.0f} MB, {total / len(jobs) / 1e3:.0f} KB each",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -23,13 +23,22 @@ import bench_pack  # noqa: E402  (the corpus and list helpers)
 
 # First match wins: a sample in the decoder also has transform() and _serve() on its stack.
 STAGES = [
-    ("decode (libjpeg-turbo, DCT-scaled)", ("_load (recpack/imaging.py", "jpeg_read_scanlines", "ImagingJpegDecode")),
-    ("resize (Pillow, nearest after DCT scaling)", ("ImagingResample", "ImagingTransform", "resample (recpack/imaging.py")),
+    (
+        "decode (libjpeg-turbo, DCT-scaled)",
+        ("_load (recpack/imaging.py", "jpeg_read_scanlines", "ImagingJpegDecode"),
+    ),
+    (
+        "resize (Pillow, nearest after DCT scaling)",
+        ("ImagingResample", "ImagingTransform", "resample (recpack/imaging.py"),
+    ),
     ("encode (libjpeg-turbo, q95)", ("ImagingJpegEncode", "_encode (recpack/imaging.py")),
     ("EXIF orientation", ("opencv_orientation (recpack/imaging.py",)),
     ("open file, parse JPEG header", ("_open (recpack/imaging.py",)),
     ("RecordIO framing", ("recordio.py",)),
-    ("IPC (pipes, task pickles)", ("_send (recpack/pack.py", "_receive (recpack/pack.py", "pickle")),
+    (
+        "IPC (pipes, task pickles)",
+        ("_send (recpack/pack.py", "_receive (recpack/pack.py", "pickle"),
+    ),
     ("waiting for results (epoll)", ("select (selectors.py",)),
     ("write .rec/.idx, commit", ("write", "commit (recpack/atomic.py", "rename")),
     ("start-up (imports, fork)", ("_find_and_load", "_call_with_frames_removed", "preload")),
@@ -46,12 +55,17 @@ def summarise(raw_path: str) -> str:
             samples[role] += int(count)
             by_stage[(role, stage)] += int(count)
     total = sum(samples.values())
-    lines = ["| process | stage | samples | share of process | share of all |", "| --- | --- | ---: | ---: | ---: |"]
+    lines = [
+        "| process | stage | samples | share of process | share of all |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
     for role in ("workers", "parent"):
         for (r, stage), count in sorted(by_stage.items(), key=lambda item: -item[1]):
             if r == role:
-                lines.append(f"| {role} | {stage} | {count} | {100 * count / samples[role]:.1f}% | "
-                             f"{100 * count / total:.1f}% |")
+                lines.append(
+                    f"| {role} | {stage} | {count} | {100 * count / samples[role]:.1f}% | "
+                    f"{100 * count / total:.1f}% |"
+                )
     return "\n".join(lines)
 
 
@@ -66,15 +80,40 @@ def main(argv=None) -> int:
 
     bin_dir = os.path.dirname(sys.executable)
     root = os.path.join(os.path.abspath(args.corpus), "images")
-    relatives = bench_pack.make_corpus(os.path.abspath(args.corpus), args.images, 2026, args.workers)
+    relatives = bench_pack.make_corpus(
+        os.path.abspath(args.corpus), args.images, 2026, args.workers
+    )
     with tempfile.TemporaryDirectory() as work:
         prefix = os.path.join(work, "data")
         bench_pack.write_list(prefix + ".lst", relatives, len(relatives))
         raw = args.raw or os.path.join(work, "profile.raw")
-        subprocess.run([os.path.join(bin_dir, "py-spy"), "record", "--subprocesses", "--native", "--rate",
-                        str(args.rate), "--format", "raw", "-o", raw, "--", os.path.join(bin_dir, "recpack"),
-                        "pack", prefix, root, "--resize", "256", "--quality", "95", "--workers", str(args.workers)],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                os.path.join(bin_dir, "py-spy"),
+                "record",
+                "--subprocesses",
+                "--native",
+                "--rate",
+                str(args.rate),
+                "--format",
+                "raw",
+                "-o",
+                raw,
+                "--",
+                os.path.join(bin_dir, "recpack"),
+                "pack",
+                prefix,
+                root,
+                "--resize",
+                "256",
+                "--quality",
+                "95",
+                "--workers",
+                str(args.workers),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         print(summarise(raw))
     return 0
 

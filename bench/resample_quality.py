@@ -28,7 +28,7 @@ def psnr(a, b) -> float:
     import numpy as np
 
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def decoded(data: bytes):
@@ -67,9 +67,11 @@ def compare(blobs: list[bytes]) -> dict[str, list[float]]:
     from recpack import imaging
 
     options = imaging.PackOptions(resize=256, quality=95)
-    methods = {"bilinear after DCT scaling": Image.Resampling.BILINEAR,
-               "area (BOX) after DCT scaling": Image.Resampling.BOX,
-               "nearest after DCT scaling": Image.Resampling.NEAREST}
+    methods = {
+        "bilinear after DCT scaling": Image.Resampling.BILINEAR,
+        "area (BOX) after DCT scaling": Image.Resampling.BOX,
+        "nearest after DCT scaling": Image.Resampling.NEAREST,
+    }
     scores: dict[str, list[float]] = {"im2rec.py (linear from full size)": [], "recpack": []}
     scores.update({name: [] for name in methods})
     with tempfile.TemporaryDirectory() as scratch:
@@ -77,10 +79,14 @@ def compare(blobs: list[bytes]) -> dict[str, list[float]]:
         for data in blobs:
             full = Image.open(io.BytesIO(data)).convert("RGB")
             size = imaging.output_size(*full.size, options)
-            ideal = cv2.cvtColor(_array(full.resize(size, Image.Resampling.LANCZOS)), cv2.COLOR_RGB2BGR)
+            ideal = cv2.cvtColor(
+                _array(full.resize(size, Image.Resampling.LANCZOS)), cv2.COLOR_RGB2BGR
+            )
             with open(path, "wb") as f:
                 f.write(data)
-            scores["im2rec.py (linear from full size)"].append(psnr(decoded(im2rec_method(data, size)), ideal))
+            scores["im2rec.py (linear from full size)"].append(
+                psnr(decoded(im2rec_method(data, size)), ideal)
+            )
             scores["recpack"].append(psnr(decoded(imaging.transform(path, options)[0]), ideal))
             for name, method in methods.items():
                 scores[name].append(psnr(decoded(after_dct_decode(data, size, method)), ideal))
@@ -96,7 +102,9 @@ def _array(image):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=100, help="images of each set (default 100)")
-    parser.add_argument("--corpus", default=os.path.join(HERE, ".corpus"), help="bench_pack.py's corpus folder")
+    parser.add_argument(
+        "--corpus", default=os.path.join(HERE, ".corpus"), help="bench_pack.py's corpus folder"
+    )
     args = parser.parse_args(argv)
     from recpack import synthetic
 
@@ -112,11 +120,15 @@ def main(argv=None) -> int:
         sharp.append(out.getvalue())
 
     results = {"bench corpus": compare(corpus), "sharp lines": compare(sharp)}
-    print(f"PSNR against a full-resolution Lanczos resize, dB ({args.images} images each; mean / worst)\n")
+    print(
+        f"PSNR against a full-resolution Lanczos resize, dB ({args.images} images each; mean / worst)\n"
+    )
     print("| method | " + " | ".join(results) + " |")
     print("| --- |" + " ---: |" * len(results))
     for method in results["bench corpus"]:
-        cells = [f"{statistics.mean(r[method]):.1f} / {min(r[method]):.1f}" for r in results.values()]
+        cells = [
+            f"{statistics.mean(r[method]):.1f} / {min(r[method]):.1f}" for r in results.values()
+        ]
         print(f"| {method} | " + " | ".join(cells) + " |")
     return 0
 

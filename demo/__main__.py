@@ -38,28 +38,44 @@ def main(argv=None) -> int:
             say(f"moto server on {emulator.endpoint}; log: {work / 'emulator.log'}")
             clients = flow.Clients(emulator.endpoint)
 
-            step(f"generating a sample dataset: {flow.SPECIES} species x {flow.IMAGES_PER_SPECIES} photos, NABirds layout")
+            step(
+                f"generating a sample dataset: {flow.SPECIES} species x {flow.IMAGES_PER_SPECIES} photos, NABirds layout"
+            )
             state.dataset, state.archive = flow.make_dataset(work)
             say(flow.exploration_summary(state.dataset, work / "explore"))
 
-            step("synthesizing the stack (cdk synth), creating the bucket, uploading the raw archive")
+            step(
+                "synthesizing the stack (cdk synth), creating the bucket, uploading the raw archive"
+            )
             template_path = flow.synthesize(work / "cdk.out")
             state.synth_dir = template_path.parent
             state.template = flow.emulator_resources(template_path, clients)
             queue_url = flow.install_build_rule(state.template, clients)
             clients.client("s3").upload_file(str(state.archive), flow.DEMO_BUCKET, flow.RAW_KEY)
-            say(f"s3://{flow.DEMO_BUCKET}/{flow.RAW_KEY} ({state.archive.stat().st_size / 1e6:.1f} MB)")
+            say(
+                f"s3://{flow.DEMO_BUCKET}/{flow.RAW_KEY} ({state.archive.stat().st_size / 1e6:.1f} MB)"
+            )
             events = flow.delivered_events(clients, queue_url)
             if len(events) != 1:
-                raise flow.DemoError(f"the build rule delivered {len(events)} events for the upload, expected 1")
+                raise flow.DemoError(
+                    f"the build rule delivered {len(events)} events for the upload, expected 1"
+                )
             event = events[0]
-            say(f"EventBridge: the stack's rule matched '{event['detail-type']}' for {event['detail']['object']['key']}")
+            say(
+                f"EventBridge: the stack's rule matched '{event['detail-type']}' for {event['detail']['object']['key']}"
+            )
 
-            step("running the packaging build as CodeBuild would (buildspec from the synthesized template)")
-            state.build_log = flow.run_packaging_build(state, event, emulator.environment(), say=say)
+            step(
+                "running the packaging build as CodeBuild would (buildspec from the synthesized template)"
+            )
+            state.build_log = flow.run_packaging_build(
+                state, event, emulator.environment(), say=say
+            )
             state.manifest = flow.read_manifest(clients)
 
-            step("Prepare step (quotas from demo/fake_quotas.py) and CreateTrainingJob as the state machine sends it")
+            step(
+                "Prepare step (quotas from demo/fake_quotas.py) and CreateTrainingJob as the state machine sends it"
+            )
             state.prepare_output = flow.run_prepare(state, clients)
             for row in state.prepare_output["quotas"]:
                 say(f"  {json.dumps(row)}")
@@ -69,14 +85,29 @@ def main(argv=None) -> int:
             step("what happened")
             for key in flow.bucket_keys(clients):
                 say(f"  s3://{flow.DEMO_BUCKET}/{key}")
-            say(f"records per class (train / validation), num_training_samples={state.manifest['num_training_samples']}:")
+            say(
+                f"records per class (train / validation), num_training_samples={state.manifest['num_training_samples']}:"
+            )
             for row in state.manifest["labels"]:
-                say(f"  {row['label']}  {row['class_id']:>4}  {row['name']:<22} {row['train']:>4} / {row['val']}")
+                say(
+                    f"  {row['label']}  {row['class_id']:>4}  {row['name']:<22} {row['train']:>4} / {row['val']}"
+                )
             say(f"instance type chosen: {state.prepare_output['instanceType']}")
             say(f"training job: {state.training_job['TrainingJobName']}")
-            job = {k: state.training_job[k] for k in ("TrainingJobName", "TrainingJobStatus", "HyperParameters",
-                                                      "AlgorithmSpecification", "ResourceConfig", "InputDataConfig",
-                                                      "OutputDataConfig", "StoppingCondition") if k in state.training_job}
+            job = {
+                k: state.training_job[k]
+                for k in (
+                    "TrainingJobName",
+                    "TrainingJobStatus",
+                    "HyperParameters",
+                    "AlgorithmSpecification",
+                    "ResourceConfig",
+                    "InputDataConfig",
+                    "OutputDataConfig",
+                    "StoppingCondition",
+                )
+                if k in state.training_job
+            }
             # moto adds a metric definition of its own; show what the state machine sent.
             job["AlgorithmSpecification"] = state.training_request["AlgorithmSpecification"]
             say(json.dumps(job, indent=2, default=str))

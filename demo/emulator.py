@@ -43,12 +43,17 @@ class Emulator:
         self._log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
         self._process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **FAKE_CREDENTIALS})
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **FAKE_CREDENTIALS},
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"the emulator exited at start (code {self._process.returncode}); "
-                                   f"see {self.log_path or 'its output'}")
+                raise RuntimeError(
+                    f"the emulator exited at start (code {self._process.returncode}); "
+                    f"see {self.log_path or 'its output'}"
+                )
             try:
                 urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).close()
                 return self

@@ -14,8 +14,13 @@ so the demo shows the choice skipping a preferred type that has no quota.
 
 from __future__ import annotations
 
-DEMO_QUOTAS = {"ml.g4dn.xlarge": 0.0, "ml.g5.xlarge": 1.0, "ml.g4dn.2xlarge": 0.0, "ml.p3.2xlarge": 0.0,
-               "ml.p2.xlarge": 0.0}
+DEMO_QUOTAS = {
+    "ml.g4dn.xlarge": 0.0,
+    "ml.g5.xlarge": 1.0,
+    "ml.g4dn.2xlarge": 0.0,
+    "ml.p3.2xlarge": 0.0,
+    "ml.p2.xlarge": 0.0,
+}
 _CODES = {"ml.g4dn.xlarge": "L-3F53BF0F"}
 
 
@@ -35,9 +40,15 @@ class FakeServiceQuotas:
         self.increase_requests: list[dict] = []
 
     def _quota_rows(self):
-        return [{"QuotaName": f"{t} for training job usage", "Value": v,
-                 "QuotaCode": _CODES.get(t, f"L-DEMO{n:04d}"), "ServiceCode": "sagemaker"}
-                for n, (t, v) in enumerate(self.quotas.items())]
+        return [
+            {
+                "QuotaName": f"{t} for training job usage",
+                "Value": v,
+                "QuotaCode": _CODES.get(t, f"L-DEMO{n:04d}"),
+                "ServiceCode": "sagemaker",
+            }
+            for n, (t, v) in enumerate(self.quotas.items())
+        ]
 
     def get_paginator(self, operation: str) -> _Pages:
         if operation in ("list_service_quotas", "list_aws_default_service_quotas"):

@@ -37,8 +37,13 @@ class Clients:
     endpoint: str
 
     def client(self, service: str):
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
 
 @dataclass
@@ -57,6 +62,7 @@ class DemoState:
 
 # 2. dataset ------------------------------------------------------------------------------------------
 
+
 def make_dataset(work: Path) -> tuple[Path, Path]:
     """Four species in the NABirds layout (some portrait, some PNG), zipped as instructors upload it."""
     from recpack import synthetic
@@ -64,8 +70,14 @@ def make_dataset(work: Path) -> tuple[Path, Path]:
     dataset = work / "nabirds_sample"
     if dataset.exists():
         shutil.rmtree(dataset)
-    synthetic.nabirds_dataset(str(dataset), per_class=IMAGES_PER_SPECIES, seed=2026, portrait_share=0.3,
-                              png_share=0.15, extra_classes={"1": "Birds", "22": "Perching Birds"})
+    synthetic.nabirds_dataset(
+        str(dataset),
+        per_class=IMAGES_PER_SPECIES,
+        seed=2026,
+        portrait_share=0.3,
+        png_share=0.15,
+        extra_classes={"1": "Birds", "22": "Perching Birds"},
+    )
     archive = work / "birds.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as bundle:
         for path in sorted(dataset.rglob("*")):
@@ -75,8 +87,11 @@ def make_dataset(work: Path) -> tuple[Path, Path]:
 
 def exploration_summary(dataset: Path, out: Path) -> str:
     """recpack explore's terminal summary when it is installed, else the listing's class table."""
-    completed = subprocess.run([sys.executable, "-m", "recpack", "explore", str(dataset / "images"), "--out", str(out)],
-                               capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, "-m", "recpack", "explore", str(dataset / "images"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     if completed.returncode == 0:
         return completed.stdout.strip()
     from recpack.listing import discover
@@ -85,19 +100,31 @@ def exploration_summary(dataset: Path, out: Path) -> str:
     counts = {c.label: 0 for c in found.classes}
     for image in found.images:
         counts[image.label] += 1
-    return "\n".join([f"{len(found.images)} images in {len(found.classes)} classes"] +
-                     [f"  {c.class_id}  {c.name:<22} {counts[c.label]} images" for c in found.classes])
+    return "\n".join(
+        [f"{len(found.images)} images in {len(found.classes)} classes"]
+        + [f"  {c.class_id}  {c.name:<22} {counts[c.label]} images" for c in found.classes]
+    )
 
 
 # 3. synth and bucket ---------------------------------------------------------------------------------
 
+
 def synthesize(out: Path) -> Path:
     """`cdk synth` exactly as `make synth` runs it: offline, no credentials."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
-    env.update(PATH=f"{REPO / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-               JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1")
-    completed = subprocess.run(["npx", "--no-install", "cdk", "synth", "--quiet", "--no-notices", "-o", str(out)],
-                               cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    env.update(
+        PATH=f"{REPO / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
+        JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1",
+    )
+    completed = subprocess.run(
+        ["npx", "--no-install", "cdk", "synth", "--quiet", "--no-notices", "-o", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if completed.returncode != 0:
         raise DemoError(f"cdk synth failed:\n{completed.stderr[-3000:]}")
     return out / f"{'BirdsWorkshop'}.template.json"
@@ -114,8 +141,12 @@ def emulator_resources(template_path: Path, clients: Clients) -> Template:
         if kind == "AWS::S3::Bucket":
             physical[logical] = DEMO_BUCKET
         elif kind == "AWS::IAM::Role":
-            role = iam.create_role(RoleName=f"demo-{logical}"[:64], AssumeRolePolicyDocument=json.dumps(
-                resource["Properties"]["AssumeRolePolicyDocument"]))
+            role = iam.create_role(
+                RoleName=f"demo-{logical}"[:64],
+                AssumeRolePolicyDocument=json.dumps(
+                    resource["Properties"]["AssumeRolePolicyDocument"]
+                ),
+            )
             physical[logical] = role["Role"]["Arn"]
         elif kind == "AWS::Lambda::Function":
             physical[logical] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical}"
@@ -127,7 +158,9 @@ def create_workshop_bucket(clients: Clients, name: str) -> None:
     s3 = clients.client("s3")
     s3.create_bucket(Bucket=name)
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    s3.put_bucket_notification_configuration(
+        Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
 
 
 BUILD_STAND_IN_QUEUE = "codebuild-stand-in"
@@ -138,10 +171,16 @@ def install_build_rule(template: Template, clients: Clients) -> str:
     CodeBuild (the emulator runs no builds); returns the queue URL."""
     sqs, events = clients.client("sqs"), clients.client("events")
     queue_url = sqs.create_queue(QueueName=BUILD_STAND_IN_QUEUE)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
     rule = template.build_rule()
-    events.put_rule(Name="packaging-build-trigger", EventPattern=json.dumps(template.build_event_pattern()),
-                    State="ENABLED", Description=rule.get("Description", ""))
+    events.put_rule(
+        Name="packaging-build-trigger",
+        EventPattern=json.dumps(template.build_event_pattern()),
+        State="ENABLED",
+        Description=rule.get("Description", ""),
+    )
     events.put_targets(Rule="packaging-build-trigger", Targets=[{"Id": "build", "Arn": queue_arn}])
     return queue_url
 
@@ -152,9 +191,15 @@ def delivered_events(clients: Clients, queue_url: str) -> list[dict]:
     sqs = clients.client("sqs")
     found = []
     while True:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
         if not messages:
-            return list({(e["detail"]["bucket"]["name"], e["detail"]["object"]["key"]): e for e in found}.values())
+            return list(
+                {
+                    (e["detail"]["bucket"]["name"], e["detail"]["object"]["key"]): e for e in found
+                }.values()
+            )
         for message in messages:
             found.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
@@ -163,20 +208,37 @@ def delivered_events(clients: Clients, queue_url: str) -> list[dict]:
 def s3_object_created_event(bucket: str, key: str, size: int = 1024) -> dict:
     """An S3 'Object Created' event as EventBridge delivers it."""
     return {
-        "version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": "Object Created",
-        "source": "aws.s3", "account": ACCOUNT, "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": REGION, "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {"version": "0", "bucket": {"name": bucket},
-                   "object": {"key": key, "size": size, "etag": "b1946ac92492d2347c6235b4d2611184",
-                              "sequencer": "00617F08299329D189"},
-                   "request-id": "N4N7GDK58NMKJ12R", "requester": ACCOUNT, "source-ip-address": "1.2.3.4",
-                   "reason": "PutObject"},
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": ACCOUNT,
+        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {
+                "key": key,
+                "size": size,
+                "etag": "b1946ac92492d2347c6235b4d2611184",
+                "sequencer": "00617F08299329D189",
+            },
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": ACCOUNT,
+            "source-ip-address": "1.2.3.4",
+            "reason": "PutObject",
+        },
     }
 
 
 # 4. the packaging build ------------------------------------------------------------------------------
 
-def build_environment(template: Template, event: dict, emulator_env: dict[str, str]) -> dict[str, str]:
+
+def build_environment(
+    template: Template, event: dict, emulator_env: dict[str, str]
+) -> dict[str, str]:
     """The project's variables plus the overrides the EventBridge target sends for `event`."""
     variables = template.build_environment()
     for override in template.build_target_input(event).get("environmentVariablesOverride", []):
@@ -184,8 +246,9 @@ def build_environment(template: Template, event: dict, emulator_env: dict[str, s
     return {**variables, **emulator_env}
 
 
-def run_packaging_build(state: DemoState, event: dict, emulator_env: dict[str, str],
-                        say: Callable[[str], None] = print) -> str:
+def run_packaging_build(
+    state: DemoState, event: dict, emulator_env: dict[str, str], say: Callable[[str], None] = print
+) -> str:
     """The buildspec's commands from the synthesized template, in a fresh virtualenv, on the asset source."""
     template = state.template
     spec = template.buildspec()
@@ -200,38 +263,55 @@ def run_packaging_build(state: DemoState, event: dict, emulator_env: dict[str, s
     if not venv.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     variables = build_environment(template, event, emulator_env)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIRTUAL_ENV", "PYTHON"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIRTUAL_ENV", "PYTHON"))
+    }
     env.update(variables)
-    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}", VIRTUAL_ENV=str(venv),
-               CODEBUILD_SRC_DIR=str(workspace), PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env.update(
+        PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        VIRTUAL_ENV=str(venv),
+        CODEBUILD_SRC_DIR=str(workspace),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+    )
     shell = spec.get("env", {}).get("shell", "bash")
     log = []
     for phase in ("install", "pre_build", "build", "post_build"):
         for command in spec.get("phases", {}).get(phase, {}).get("commands", []):
             say(f"[{phase}] $ {command}")
-            completed = subprocess.run([shell, "-c", command], cwd=workspace, env=env, capture_output=True, text=True)
+            completed = subprocess.run(
+                [shell, "-c", command], cwd=workspace, env=env, capture_output=True, text=True
+            )
             output = completed.stdout + completed.stderr
             log.append(output)
             if phase != "install":
                 for line in output.strip().splitlines():
                     say(f"    {line}")
             if completed.returncode != 0:
-                raise DemoError(f"build command failed in phase {phase} (exit {completed.returncode}): "
-                                f"{command}\n{output[-3000:]}")
+                raise DemoError(
+                    f"build command failed in phase {phase} (exit {completed.returncode}): "
+                    f"{command}\n{output[-3000:]}"
+                )
     return "".join(log)
 
 
 # 5. training ----------------------------------------------------------------------------------------
 
-def run_prepare(state: DemoState, clients: Clients, execution_input: dict | None = None,
-                servicequotas=None) -> dict:
+
+def run_prepare(
+    state: DemoState, clients: Clients, execution_input: dict | None = None, servicequotas=None
+) -> dict:
     """The Prepare Lambda's handler logic with the deployed function's environment."""
     from stacks.training.runtime.workshop_runtime import prepare
 
     environment = state.template.function_environment("TrainingFunctionsPrepare")
-    return prepare.prepare(execution_input or {}, environment, s3=clients.client("s3"),
-                           servicequotas=servicequotas or FakeServiceQuotas(),
-                           sagemaker=clients.client("sagemaker"), region=REGION)
+    return prepare.prepare(
+        execution_input or {},
+        environment,
+        s3=clients.client("s3"),
+        servicequotas=servicequotas or FakeServiceQuotas(),
+        sagemaker=clients.client("sagemaker"),
+        region=REGION,
+    )
 
 
 def training_request(template: Template, prepare_output: dict) -> dict:

@@ -12,22 +12,36 @@ STACK = "BirdsWorkshop"
 
 
 class Template:
-    def __init__(self, path: Path, physical_ids: Mapping[str, str], region: str = "us-east-1",
-                 account: str = "123456789012"):
+    def __init__(
+        self,
+        path: Path,
+        physical_ids: Mapping[str, str],
+        region: str = "us-east-1",
+        account: str = "123456789012",
+    ):
         self.path = path
         self.body = json.loads(Path(path).read_text())
         self.physical_ids = dict(physical_ids)  # logical id -> name/ARN in the emulator
-        self.pseudo = {"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": "aws",
-                       "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": STACK}
+        self.pseudo = {
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": STACK,
+        }
 
     # -- lookup -------------------------------------------------------------------------------------
     def resources(self, resource_type: str) -> dict[str, dict]:
         return {k: v for k, v in self.body["Resources"].items() if v["Type"] == resource_type}
 
     def one(self, resource_type: str, logical_prefix: str = "") -> tuple[str, dict]:
-        found = {k: v for k, v in self.resources(resource_type).items() if k.startswith(logical_prefix)}
+        found = {
+            k: v for k, v in self.resources(resource_type).items() if k.startswith(logical_prefix)
+        }
         if len(found) != 1:
-            raise LookupError(f"expected one {resource_type} starting {logical_prefix!r}, found {sorted(found)}")
+            raise LookupError(
+                f"expected one {resource_type} starting {logical_prefix!r}, found {sorted(found)}"
+            )
         return next(iter(found.items()))
 
     # -- intrinsic functions ------------------------------------------------------------------------
@@ -37,11 +51,13 @@ class Template:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (name, argument), = value.items()
+            ((name, argument),) = value.items()
             if name == "Ref":
                 return self._ref(argument)
             if name == "Fn::GetAtt":
-                return self._ref(argument[0] if isinstance(argument, list) else argument.split(".")[0])
+                return self._ref(
+                    argument[0] if isinstance(argument, list) else argument.split(".")[0]
+                )
             if name == "Fn::Join":
                 separator, parts = argument
                 return separator.join(str(self.resolve(p)) for p in parts)
@@ -73,7 +89,10 @@ class Template:
 
     def build_environment(self) -> dict[str, str]:
         _, project = self.one("AWS::CodeBuild::Project", "PackagingBuild")
-        return {v["Name"]: str(self.resolve(v["Value"])) for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
+        return {
+            v["Name"]: str(self.resolve(v["Value"]))
+            for v in project["Properties"]["Environment"]["EnvironmentVariables"]
+        }
 
     def build_rule(self) -> dict:
         _, rule = self.one("AWS::Events::Rule", "PackagingBuild")
@@ -89,13 +108,23 @@ class Template:
         if "Input" in target:
             return json.loads(target["Input"])
         transformer = target["InputTransformer"]
-        values = {name: json_path(event, path) for name, path in transformer.get("InputPathsMap", {}).items()}
-        text = re.sub(r"<([A-Za-z0-9_.-]+)>", lambda m: json.dumps(values[m.group(1)]), transformer["InputTemplate"])
+        values = {
+            name: json_path(event, path)
+            for name, path in transformer.get("InputPathsMap", {}).items()
+        }
+        text = re.sub(
+            r"<([A-Za-z0-9_.-]+)>",
+            lambda m: json.dumps(values[m.group(1)]),
+            transformer["InputTemplate"],
+        )
         return json.loads(text)
 
     def function_environment(self, logical_prefix: str) -> dict[str, str]:
         _, function = self.one("AWS::Lambda::Function", logical_prefix)
-        return {k: str(v) for k, v in self.resolve(function["Properties"]["Environment"]["Variables"]).items()}
+        return {
+            k: str(v)
+            for k, v in self.resolve(function["Properties"]["Environment"]["Variables"]).items()
+        }
 
     def state_machine_definition(self) -> dict:
         _, machine = self.one("AWS::StepFunctions::StateMachine")

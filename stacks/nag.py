@@ -27,6 +27,7 @@ def _nag_form(scope: IConstruct, value: object) -> str:
 
     With a concrete account/region the same ARN is a literal, so findings are computed, not typed.
     """
+
     def render(node: object) -> str:
         if isinstance(node, str):
             return node
@@ -70,7 +71,9 @@ def acknowledge_findings(stack: WorkshopStack) -> None:
         "and a second log bucket per workshop account would outlive the data it describes.",
     )
     notifications_handler = next(
-        child for child in stack.node.children if child.node.id.startswith("BucketNotificationsHandler")
+        child
+        for child in stack.node.children
+        if child.node.id.startswith("BucketNotificationsHandler")
     )
     acknowledge(
         notifications_handler,
@@ -83,7 +86,9 @@ def acknowledge_findings(stack: WorkshopStack) -> None:
     project = packaging.project
     project_policy = _role_policy(project.role)
     codebuild_logs = stack.format_arn(
-        service="logs", resource="log-group", resource_name=f"/aws/codebuild/{project.project_name}",
+        service="logs",
+        resource="log-group",
+        resource_name=f"/aws/codebuild/{project.project_name}",
         arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
     )
     acknowledge(
@@ -93,7 +98,13 @@ def acknowledge_findings(stack: WorkshopStack) -> None:
     )
     acknowledge(
         project_policy,
-        iam5(stack.format_arn(service="codebuild", resource="report-group", resource_name=f"{project.project_name}-*")),
+        iam5(
+            stack.format_arn(
+                service="codebuild",
+                resource="report-group",
+                resource_name=f"{project.project_name}-*",
+            )
+        ),
         "CDK's default test-report permission, limited to report groups named after this project.",
     )
     acknowledge(

@@ -233,8 +233,15 @@ def _check_shape(value: Any, schema: Any, path: str) -> None:
 
 
 def _describe(value: Any) -> str:
-    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list",
-            dict: "object", type(None): "null"}.get(type(value), type(value).__name__)
+    kind = {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "list",
+        dict: "object",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
     shown = json.dumps(value)
     return f"{kind} {shown if len(shown) <= 40 else shown[:37] + '...'}"
 
@@ -251,20 +258,34 @@ def _positive(value: int, path: str) -> int:
 
 def _to_settings(raw: dict[str, Any]) -> WorkshopSettings:
     stack_name = raw["stackName"]
-    _require(bool(_STACK_NAME.match(stack_name)), f"{ROOT}.stackName",
-             f"{stack_name!r} must start with a letter and hold only letters, digits and hyphens")
+    _require(
+        bool(_STACK_NAME.match(stack_name)),
+        f"{ROOT}.stackName",
+        f"{stack_name!r} must start with a letter and hold only letters, digits and hyphens",
+    )
 
-    prefixes = Prefixes(**{name: raw["prefixes"][name] for name in ("raw", "train", "validation", "output")})
+    prefixes = Prefixes(
+        **{name: raw["prefixes"][name] for name in ("raw", "train", "validation", "output")}
+    )
     _check_prefixes(prefixes)
     manifest_key = raw["manifestKey"]
-    _require(bool(manifest_key) and not manifest_key.startswith("/"), f"{ROOT}.manifestKey",
-             f"{manifest_key!r} must be a non-empty object key")
-    _require(not manifest_key.startswith(prefixes.raw), f"{ROOT}.manifestKey",
-             f"{manifest_key!r} is under prefixes.raw ({prefixes.raw}); writing it would trigger the build again")
+    _require(
+        bool(manifest_key) and not manifest_key.startswith("/"),
+        f"{ROOT}.manifestKey",
+        f"{manifest_key!r} must be a non-empty object key",
+    )
+    _require(
+        not manifest_key.startswith(prefixes.raw),
+        f"{ROOT}.manifestKey",
+        f"{manifest_key!r} is under prefixes.raw ({prefixes.raw}); writing it would trigger the build again",
+    )
 
     retention = raw["logRetentionDays"]
-    _require(retention in _LOG_RETENTION_DAYS, f"{ROOT}.logRetentionDays",
-             f"{retention} is not one of {', '.join(map(str, _LOG_RETENTION_DAYS))}")
+    _require(
+        retention in _LOG_RETENTION_DAYS,
+        f"{ROOT}.logRetentionDays",
+        f"{retention} is not one of {', '.join(map(str, _LOG_RETENTION_DAYS))}",
+    )
 
     packaging, training = _check_packaging(raw["packaging"]), _check_training(raw["training"])
     _check_resize_covers_image_shape(packaging, training)
@@ -275,31 +296,41 @@ def _to_settings(raw: dict[str, Any]) -> WorkshopSettings:
         retain_bucket=raw["retainBucket"],
         prefixes=prefixes,
         manifest_key=manifest_key,
-        noncurrent_version_expiration_days=_positive(raw["noncurrentVersionExpirationDays"],
-                                                     "noncurrentVersionExpirationDays"),
-        abort_incomplete_multipart_upload_days=_positive(raw["abortIncompleteMultipartUploadDays"],
-                                                         "abortIncompleteMultipartUploadDays"),
+        noncurrent_version_expiration_days=_positive(
+            raw["noncurrentVersionExpirationDays"], "noncurrentVersionExpirationDays"
+        ),
+        abort_incomplete_multipart_upload_days=_positive(
+            raw["abortIncompleteMultipartUploadDays"], "abortIncompleteMultipartUploadDays"
+        ),
         log_retention_days=retention,
         packaging=packaging,
         training=training,
     )
 
 
-def _check_resize_covers_image_shape(packaging: PackagingSettings, training: TrainingSettings) -> None:
+def _check_resize_covers_image_shape(
+    packaging: PackagingSettings, training: TrainingSettings
+) -> None:
     # The build packs with the shorter side at `resize`; the algorithm fails on images smaller
     # than image_shape, which would only show after a GPU instance started.
     shape = training.hyperparameters.get("image_shape", "3,224,224")
     side = max(int(v) for v in shape.split(",")[1:])
-    _require(packaging.resize >= side, f"{ROOT}.packaging.resize",
-             f"{packaging.resize} is smaller than the training image_shape {shape} "
-             f"(workshop.training.hyperparameters.image_shape); use {side} or more")
+    _require(
+        packaging.resize >= side,
+        f"{ROOT}.packaging.resize",
+        f"{packaging.resize} is smaller than the training image_shape {shape} "
+        f"(workshop.training.hyperparameters.image_shape); use {side} or more",
+    )
 
 
 def _check_prefixes(prefixes: Prefixes) -> None:
     values = vars(prefixes)
     for name, prefix in values.items():
-        _require(bool(_PREFIX.match(prefix)), f"{ROOT}.prefixes.{name}",
-                 f"{prefix!r} must be a relative key prefix ending in '/', such as 'raw/'")
+        _require(
+            bool(_PREFIX.match(prefix)),
+            f"{ROOT}.prefixes.{name}",
+            f"{prefix!r} must be a relative key prefix ending in '/', such as 'raw/'",
+        )
     for name, prefix in values.items():
         for other_name, other in values.items():
             if name != other_name and other.startswith(prefix):
@@ -313,18 +344,36 @@ def _check_accounts(accounts: list[Any]) -> tuple[Environment, ...]:
     environments = []
     for index, entry in enumerate(accounts):
         path = f"{ROOT}.accounts[{index}]"
-        _require(isinstance(entry, dict), path, f'expected {{"account", "region"}}, got {_describe(entry)}')
+        _require(
+            isinstance(entry, dict),
+            path,
+            f'expected {{"account", "region"}}, got {_describe(entry)}',
+        )
         unknown = sorted(set(entry) - {"account", "region"})
-        _require(not unknown, f"{path}.{unknown[0] if unknown else ''}", "unknown setting (known: account, region)")
+        _require(
+            not unknown,
+            f"{path}.{unknown[0] if unknown else ''}",
+            "unknown setting (known: account, region)",
+        )
         for name in ("account", "region"):
-            _require(isinstance(entry.get(name), str), f"{path}.{name}",
-                     f"expected a string, got {_describe(entry.get(name))}")
+            _require(
+                isinstance(entry.get(name), str),
+                f"{path}.{name}",
+                f"expected a string, got {_describe(entry.get(name))}",
+            )
         account, region = entry["account"], entry["region"]
-        _require(bool(_ACCOUNT.match(account)), f"{path}.account", f"{account!r} is not a 12-digit account id")
+        _require(
+            bool(_ACCOUNT.match(account)),
+            f"{path}.account",
+            f"{account!r} is not a 12-digit account id",
+        )
         _require(bool(_REGION.match(region)), f"{path}.region", f"{region!r} is not a region name")
-        _require(region in IMAGE_CLASSIFICATION_ACCOUNTS, f"{path}.region",
-                 f"{region} has no image-classification image in this app "
-                 f"(supported: {', '.join(sorted(IMAGE_CLASSIFICATION_ACCOUNTS))})")
+        _require(
+            region in IMAGE_CLASSIFICATION_ACCOUNTS,
+            f"{path}.region",
+            f"{region} has no image-classification image in this app "
+            f"(supported: {', '.join(sorted(IMAGE_CLASSIFICATION_ACCOUNTS))})",
+        )
         environment = Environment(account=account, region=region)
         _require(environment not in environments, path, f"{account}/{region} is listed twice")
         environments.append(environment)
@@ -334,16 +383,25 @@ def _check_accounts(accounts: list[Any]) -> tuple[Environment, ...]:
 def _check_packaging(raw: dict[str, Any]) -> PackagingSettings:
     path = f"{ROOT}.packaging"
     ratio = raw["trainRatio"]
-    _require(0 < ratio < 1, f"{path}.trainRatio", f"{ratio} must be between 0 and 1 (exclusive): "
-             "training needs both a train and a validation channel")
+    _require(
+        0 < ratio < 1,
+        f"{path}.trainRatio",
+        f"{ratio} must be between 0 and 1 (exclusive): "
+        "training needs both a train and a validation channel",
+    )
     quality = raw["quality"]
     _require(1 <= quality <= 100, f"{path}.quality", f"{quality} must be between 1 and 100")
     classes = raw["classes"]
     for index, name in enumerate(classes):
-        _require(bool(name.strip()) and "," not in name, f"{path}.classes[{index}]",
-                 f"{name!r} must be a non-empty class id or name without commas")
+        _require(
+            bool(name.strip()) and "," not in name,
+            f"{path}.classes[{index}]",
+            f"{name!r} must be a non-empty class id or name without commas",
+        )
     timeout = raw["buildTimeoutMinutes"]
-    _require(5 <= timeout <= 2160, f"{path}.buildTimeoutMinutes", f"{timeout} must be between 5 and 2160")
+    _require(
+        5 <= timeout <= 2160, f"{path}.buildTimeoutMinutes", f"{timeout} must be between 5 and 2160"
+    )
     return PackagingSettings(
         train_ratio=float(ratio),
         resize=_positive(raw["resize"], "packaging.resize"),
@@ -358,14 +416,26 @@ def _check_training(raw: dict[str, Any]) -> TrainingSettings:
     instance_types = raw["instanceTypes"]
     _require(bool(instance_types), f"{path}.instanceTypes", "must list at least one instance type")
     for index, instance_type in enumerate(instance_types):
-        _require(bool(_INSTANCE_TYPE.match(instance_type)), f"{path}.instanceTypes[{index}]",
-                 f"{instance_type!r} is not a SageMaker instance type such as 'ml.g4dn.xlarge'")
-    _require(len(set(instance_types)) == len(instance_types), f"{path}.instanceTypes", "lists a type twice")
+        _require(
+            bool(_INSTANCE_TYPE.match(instance_type)),
+            f"{path}.instanceTypes[{index}]",
+            f"{instance_type!r} is not a SageMaker instance type such as 'ml.g4dn.xlarge'",
+        )
+    _require(
+        len(set(instance_types)) == len(instance_types),
+        f"{path}.instanceTypes",
+        "lists a type twice",
+    )
     prefix = raw["jobNamePrefix"]
-    _require(bool(_JOB_NAME_PREFIX.match(prefix)), f"{path}.jobNamePrefix",
-             f"{prefix!r} must be 1-39 lower-case letters, digits or inner hyphens (job names are at most 63 characters)")
+    _require(
+        bool(_JOB_NAME_PREFIX.match(prefix)),
+        f"{path}.jobNamePrefix",
+        f"{prefix!r} must be 1-39 lower-case letters, digits or inner hyphens (job names are at most 63 characters)",
+    )
     max_runtime = _positive(raw["maxRuntimeSeconds"], "training.maxRuntimeSeconds")
-    _require(max_runtime <= 28 * 24 * 3600, f"{path}.maxRuntimeSeconds", f"{max_runtime} exceeds 28 days")
+    _require(
+        max_runtime <= 28 * 24 * 3600, f"{path}.maxRuntimeSeconds", f"{max_runtime} exceeds 28 days"
+    )
     volume = _positive(raw["volumeSizeGb"], "training.volumeSizeGb")
     _require(volume <= 16384, f"{path}.volumeSizeGb", f"{volume} exceeds 16384 GB")
     return TrainingSettings(
@@ -384,6 +454,8 @@ def check_hyperparameters(hyperparameters: Mapping[str, Any]) -> dict[str, str]:
     """Validate the default hyperparameters with the same function the Prepare Lambda uses."""
     try:
         # The manifest supplies num_training_samples/num_classes at run time, so they may be absent.
-        return validate_hyperparameters(hyperparameters, setting_prefix=f"{ROOT}.training.hyperparameters")
+        return validate_hyperparameters(
+            hyperparameters, setting_prefix=f"{ROOT}.training.hyperparameters"
+        )
     except HyperparameterError as error:
         raise SettingsError("; ".join(error.problems)) from None

@@ -23,7 +23,9 @@ from stacks.training.state_machine import TrainingStateMachine
 class WorkshopStack(cdk.Stack):
     """Bucket, packaging build, training state machine, quota preflight and dashboard."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: WorkshopSettings, **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: WorkshopSettings, **kwargs: Any
+    ) -> None:
         super().__init__(
             scope,
             construct_id,
@@ -33,12 +35,16 @@ class WorkshopStack(cdk.Stack):
         self.settings = settings
         prefixes = settings.prefixes
         self.storage = WorkshopBucket(self, "Storage", settings=settings)
-        self.packaging = PackagingBuild(self, "PackagingBuild", settings=settings, storage=self.storage)
+        self.packaging = PackagingBuild(
+            self, "PackagingBuild", settings=settings, storage=self.storage
+        )
         image = AlgorithmImage(self, "AlgorithmImage")
         self.execution_role = TrainingExecutionRole(
             self, "TrainingExecutionRole", settings=settings, storage=self.storage, image=image
         )
-        self.functions = TrainingFunctions(self, "TrainingFunctions", settings=settings, storage=self.storage)
+        self.functions = TrainingFunctions(
+            self, "TrainingFunctions", settings=settings, storage=self.storage
+        )
         self.training = TrainingStateMachine(
             self,
             "Training",
@@ -48,7 +54,9 @@ class WorkshopStack(cdk.Stack):
             execution_role=self.execution_role,
             image=image,
         )
-        self.preflight = QuotaPreflight(self, "QuotaPreflight", settings=settings, handler=self.functions.preflight)
+        self.preflight = QuotaPreflight(
+            self, "QuotaPreflight", settings=settings, handler=self.functions.preflight
+        )
         self.dashboard = TrainingDashboard(
             self,
             "Dashboard",
@@ -62,18 +70,35 @@ class WorkshopStack(cdk.Stack):
         region = cdk.Aws.REGION
         outputs = {
             "BucketName": (bucket_name, "The workshop bucket"),
-            "RawImagesUri": (self.storage.uri(prefixes.raw), "Upload image archives (.zip, .tar, .tar.gz, .tgz) here"),
-            "TrainChannelUri": (self.storage.uri(prefixes.train), "Training channel written by the packaging build"),
+            "RawImagesUri": (
+                self.storage.uri(prefixes.raw),
+                "Upload image archives (.zip, .tar, .tar.gz, .tgz) here",
+            ),
+            "TrainChannelUri": (
+                self.storage.uri(prefixes.train),
+                "Training channel written by the packaging build",
+            ),
             "ValidationChannelUri": (
-                self.storage.uri(prefixes.validation), "Validation channel written by the packaging build"
+                self.storage.uri(prefixes.validation),
+                "Validation channel written by the packaging build",
             ),
-            "OutputUri": (self.storage.uri(prefixes.output), "Model artifacts and report.json of each training job"),
+            "OutputUri": (
+                self.storage.uri(prefixes.output),
+                "Model artifacts and report.json of each training job",
+            ),
             "TrainingStateMachineArn": (state_machine_arn, "Starts a training run"),
-            "PackagingProjectName": (self.packaging.project.project_name, "CodeBuild project that packages raw images"),
-            "PreflightInstanceType": (
-                self.preflight.instance_type, "Training instance type the quotas allow right now ('none': no quota)"
+            "PackagingProjectName": (
+                self.packaging.project.project_name,
+                "CodeBuild project that packages raw images",
             ),
-            "PreflightSummary": (self.preflight.summary, "Quota per preferred instance type, at deploy time"),
+            "PreflightInstanceType": (
+                self.preflight.instance_type,
+                "Training instance type the quotas allow right now ('none': no quota)",
+            ),
+            "PreflightSummary": (
+                self.preflight.summary,
+                "Quota per preferred instance type, at deploy time",
+            ),
             "DashboardUrl": (self.dashboard.url(), "Accuracy per training job, builds and runs"),
             "UploadRawImagesCommand": (
                 f"aws s3 cp birds.zip {self.storage.uri(prefixes.raw)}birds.zip --region {region}",

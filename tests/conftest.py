@@ -16,7 +16,9 @@ def _fake_channels(folder, train_records, val_records, payload_size=64):
             writer = recordio.RecordWriter(rec)
             for i in range(count):
                 writer.write(recordio.pack(float(i % 2), i, os.urandom(payload_size)))
-    (folder / "ds_labels.tsv").write_text("label\tclass_id\tname\ttrain\tval\n0\ta\tA\t1\t1\n1\tb\tB\t1\t1\n")
+    (folder / "ds_labels.tsv").write_text(
+        "label\tclass_id\tname\ttrain\tval\n0\ta\tA\t1\t1\n1\tb\tB\t1\t1\n"
+    )
     return prefix
 
 

@@ -8,7 +8,24 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_no_pyflakes_findings():
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "F", "--no-cache",
-                             "packaging", "tests", "stacks", "demo", "bench", "app.py"],
-                            cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--select",
+            "F",
+            "--no-cache",
+            "packaging",
+            "tests",
+            "stacks",
+            "demo",
+            "bench",
+            "app.py",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -30,16 +30,26 @@ def build_command(settings: WorkshopSettings) -> str:
     """The one recpack command of the build, with every option from the settings."""
     prefixes, packaging = settings.prefixes, settings.packaging
     arguments = [
-        "recpack", "pipeline",
-        "--bucket", '"$BUCKET"',
-        "--source-key", f'"${SOURCE_KEY_VARIABLE}"',
-        "--raw-prefix", shlex.quote(prefixes.raw),
-        "--train-prefix", shlex.quote(prefixes.train),
-        "--validation-prefix", shlex.quote(prefixes.validation),
-        "--manifest-key", shlex.quote(settings.manifest_key),
-        "--train-ratio", f"{packaging.train_ratio:g}",
-        "--resize", str(packaging.resize),
-        "--quality", str(packaging.quality),
+        "recpack",
+        "pipeline",
+        "--bucket",
+        '"$BUCKET"',
+        "--source-key",
+        f'"${SOURCE_KEY_VARIABLE}"',
+        "--raw-prefix",
+        shlex.quote(prefixes.raw),
+        "--train-prefix",
+        shlex.quote(prefixes.train),
+        "--validation-prefix",
+        shlex.quote(prefixes.validation),
+        "--manifest-key",
+        shlex.quote(settings.manifest_key),
+        "--train-ratio",
+        f"{packaging.train_ratio:g}",
+        "--resize",
+        str(packaging.resize),
+        "--quality",
+        str(packaging.quality),
     ]
     if packaging.classes:
         arguments += ["--classes", shlex.quote(",".join(packaging.classes))]
@@ -73,7 +83,14 @@ class PackagingBuild(Construct):
             self,
             "RecpackSource",
             path=str(PACKAGING_DIR),
-            exclude=["**/__pycache__", "**/*.egg-info", "build", "dist", ".pytest_cache", "**/*.pyc"],
+            exclude=[
+                "**/__pycache__",
+                "**/*.egg-info",
+                "build",
+                "dist",
+                ".pytest_cache",
+                "**/*.pyc",
+            ],
         )
         self.log_group = logs.LogGroup(
             self,
@@ -119,7 +136,9 @@ class PackagingBuild(Construct):
         # s3:GetObject*/GetBucket*/List* on the asset bucket; _grant_bucket_access names the actions.
         cfn_project = self.project.node.default_child
         cfn_project.add_property_override("Source.Type", "S3")
-        cfn_project.add_property_override("Source.Location", f"{source.s3_bucket_name}/{source.s3_object_key}")
+        cfn_project.add_property_override(
+            "Source.Location", f"{source.s3_bucket_name}/{source.s3_object_key}"
+        )
         self.source = source
         self._grant_bucket_access(storage, settings)
 
@@ -170,9 +189,12 @@ class PackagingBuild(Construct):
                     conditions={
                         "StringLike": {
                             "s3:prefix": [
-                                prefixes.raw, f"{prefixes.raw}*",
-                                prefixes.train, f"{prefixes.train}*",
-                                prefixes.validation, f"{prefixes.validation}*",
+                                prefixes.raw,
+                                f"{prefixes.raw}*",
+                                prefixes.train,
+                                f"{prefixes.train}*",
+                                prefixes.validation,
+                                f"{prefixes.validation}*",
                             ]
                         }
                     },
@@ -184,7 +206,12 @@ class PackagingBuild(Construct):
                 ),
                 iam.PolicyStatement(
                     sid="ReplaceChannels",
-                    actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                    actions=[
+                        "s3:GetObject",
+                        "s3:PutObject",
+                        "s3:DeleteObject",
+                        "s3:AbortMultipartUpload",
+                    ],
                     resources=channels,
                 ),
                 iam.PolicyStatement(
@@ -205,4 +232,3 @@ class PackagingBuild(Construct):
             ],
         )
         self.project.role.attach_inline_policy(self.bucket_access)
-

@@ -37,7 +37,11 @@ class TrainingDashboard(Construct):
                 title=title,
                 width=12,
                 height=8,
-                left=[cw.MathExpression(expression=accuracy_search(metric_name), label="", period=PERIOD)],
+                left=[
+                    cw.MathExpression(
+                        expression=accuracy_search(metric_name), label="", period=PERIOD
+                    )
+                ],
                 left_y_axis=cw.YAxisProps(min=0, max=1, show_units=False),
             )
 
@@ -61,8 +65,12 @@ class TrainingDashboard(Construct):
                 title="Packaging builds",
                 width=12,
                 left=[
-                    build_project.metric_succeeded_builds(period=cdk.Duration.minutes(5), label="Succeeded"),
-                    build_project.metric_failed_builds(period=cdk.Duration.minutes(5), label="Failed"),
+                    build_project.metric_succeeded_builds(
+                        period=cdk.Duration.minutes(5), label="Succeeded"
+                    ),
+                    build_project.metric_failed_builds(
+                        period=cdk.Duration.minutes(5), label="Failed"
+                    ),
                     # An upload while a build runs is refused and not retried: start it again by hand.
                     cw.Metric(
                         namespace="AWS/Events",
@@ -79,9 +87,13 @@ class TrainingDashboard(Construct):
                 width=12,
                 left=[
                     state_machine.metric_started(period=cdk.Duration.minutes(5), label="Started"),
-                    state_machine.metric_succeeded(period=cdk.Duration.minutes(5), label="Succeeded"),
+                    state_machine.metric_succeeded(
+                        period=cdk.Duration.minutes(5), label="Succeeded"
+                    ),
                     state_machine.metric_failed(period=cdk.Duration.minutes(5), label="Failed"),
-                    state_machine.metric_timed_out(period=cdk.Duration.minutes(5), label="Timed out"),
+                    state_machine.metric_timed_out(
+                        period=cdk.Duration.minutes(5), label="Timed out"
+                    ),
                 ],
             ),
         )

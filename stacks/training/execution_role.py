@@ -17,7 +17,9 @@ METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 def training_log_group_arn(scope: Construct) -> str:
     """SageMaker's fixed log group for training jobs (it creates it on first use)."""
     return cdk.Stack.of(scope).format_arn(
-        service="logs", resource="log-group", resource_name=TRAINING_LOG_GROUP,
+        service="logs",
+        resource="log-group",
+        resource_name=TRAINING_LOG_GROUP,
         arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
     )
 
@@ -58,8 +60,10 @@ class TrainingExecutionRole(Construct):
                     conditions={
                         "StringLike": {
                             "s3:prefix": [
-                                prefixes.train, f"{prefixes.train}*",
-                                prefixes.validation, f"{prefixes.validation}*",
+                                prefixes.train,
+                                f"{prefixes.train}*",
+                                prefixes.validation,
+                                f"{prefixes.validation}*",
                             ]
                         }
                     },
@@ -67,7 +71,10 @@ class TrainingExecutionRole(Construct):
                 iam.PolicyStatement(
                     sid="ReadChannels",
                     actions=["s3:GetObject"],
-                    resources=[storage.objects_arn(prefixes.train), storage.objects_arn(prefixes.validation)],
+                    resources=[
+                        storage.objects_arn(prefixes.train),
+                        storage.objects_arn(prefixes.validation),
+                    ],
                 ),
                 iam.PolicyStatement(
                     sid="WriteModelArtifacts",
@@ -81,7 +88,11 @@ class TrainingExecutionRole(Construct):
                 ),
                 iam.PolicyStatement(
                     sid="WriteTrainingLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    actions=[
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "logs:DescribeLogStreams",
+                    ],
                     resources=[f"{log_group_arn}:log-stream:*"],
                 ),
                 iam.PolicyStatement(
@@ -92,7 +103,11 @@ class TrainingExecutionRole(Construct):
                 ),
                 iam.PolicyStatement(
                     sid="PullAlgorithmImage",
-                    actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                    actions=[
+                        "ecr:BatchGetImage",
+                        "ecr:GetDownloadUrlForLayer",
+                        "ecr:BatchCheckLayerAvailability",
+                    ],
                     resources=[image.repository_arn],
                 ),
                 iam.PolicyStatement(

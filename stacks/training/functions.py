@@ -25,12 +25,16 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 
 
 def training_job_arn(scope: Construct, name_pattern: str) -> str:
-    return cdk.Stack.of(scope).format_arn(service="sagemaker", resource="training-job", resource_name=name_pattern)
+    return cdk.Stack.of(scope).format_arn(
+        service="sagemaker", resource="training-job", resource_name=name_pattern
+    )
 
 
 def sagemaker_quotas_arn(scope: Construct) -> str:
     """Every SageMaker quota: quota codes per instance type are only known at run time."""
-    return cdk.Stack.of(scope).format_arn(service="servicequotas", resource="sagemaker", resource_name="*")
+    return cdk.Stack.of(scope).format_arn(
+        service="servicequotas", resource="sagemaker", resource_name="*"
+    )
 
 
 class TrainingFunctions(Construct):
@@ -52,7 +56,10 @@ class TrainingFunctions(Construct):
             iam.PolicyStatement(
                 sid="ReadSageMakerQuotas",
                 # Neither action supports resource-level permissions.
-                actions=["servicequotas:ListServiceQuotas", "servicequotas:ListAWSDefaultServiceQuotas"],
+                actions=[
+                    "servicequotas:ListServiceQuotas",
+                    "servicequotas:ListAWSDefaultServiceQuotas",
+                ],
                 resources=["*"],
             ),
             iam.PolicyStatement(
@@ -168,7 +175,9 @@ class TrainingFunctions(Construct):
             retention=retention(self._settings.log_retention_days),
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        role = iam.Role(self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        role = iam.Role(
+            self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+        )
         log_group.grant_write(role)
         for statement in statements:
             role.add_to_policy(statement)

@@ -24,11 +24,19 @@ class AlgorithmImage(Construct):
         mapping = cdk.CfnMapping(
             self,
             "Accounts",
-            mapping={region: {"account": account} for region, account in IMAGE_CLASSIFICATION_ACCOUNTS.items()},
+            mapping={
+                region: {"account": account}
+                for region, account in IMAGE_CLASSIFICATION_ACCOUNTS.items()
+            },
             lazy=True,
         )
         self.registry_account = mapping.find_in_map(stack.region, "account")
-        self.uri = f"{self.registry_account}.dkr.ecr.{stack.region}.{stack.url_suffix}/{REPOSITORY}:{TAG}"
+        self.uri = (
+            f"{self.registry_account}.dkr.ecr.{stack.region}.{stack.url_suffix}/{REPOSITORY}:{TAG}"
+        )
         self.repository_arn = stack.format_arn(
-            service="ecr", account=self.registry_account, resource="repository", resource_name=REPOSITORY
+            service="ecr",
+            account=self.registry_account,
+            resource="repository",
+            resource_name=REPOSITORY,
         )

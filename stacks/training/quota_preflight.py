@@ -56,7 +56,9 @@ class QuotaPreflight(Construct):
         if training.preflight_on_every_deploy:
             # CloudFormation calls a custom resource only when its properties change: a new value per
             # synth makes every `cdk deploy` read the quotas again (say, after an increase came through).
-            properties[SYNTH_TIME_PROPERTY] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            properties[SYNTH_TIME_PROPERTY] = datetime.now(timezone.utc).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            )
         self.resource = cdk.CustomResource(
             self,
             "Result",

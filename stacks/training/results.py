@@ -57,15 +57,19 @@ class Results:
 
 # --- sources -------------------------------------------------------------------------------------
 
+
 def _client(service: str, args):
     import boto3
     from botocore.exceptions import NoRegionError
 
     try:
-        return boto3.session.Session(region_name=args.region).client(service, endpoint_url=args.endpoint_url)
+        return boto3.session.Session(region_name=args.region).client(
+            service, endpoint_url=args.endpoint_url
+        )
     except NoRegionError:
-        raise ResultsError("no AWS region: pass --region, or set AWS_DEFAULT_REGION or a region in "
-                           "~/.aws/config") from None
+        raise ResultsError(
+            "no AWS region: pass --region, or set AWS_DEFAULT_REGION or a region in ~/.aws/config"
+        ) from None
 
 
 @contextmanager
@@ -91,22 +95,34 @@ def from_job(job_name: str, args) -> Results:
             status = sagemaker.describe_training_job(TrainingJobName=job_name)["TrainingJobStatus"]
         except ClientError as error:
             # SageMaker answers an unknown job with ValidationException "Requested resource not found".
-            if error.response.get("Error", {}).get("Code") in ("ValidationException", "ResourceNotFound"):
+            if error.response.get("Error", {}).get("Code") in (
+                "ValidationException",
+                "ResourceNotFound",
+            ):
                 region = sagemaker.meta.region_name
                 raise ResultsError(f"no training job named {job_name!r} in {region}") from None
             raise
         lines, streams = read_job_log(logs, job_name)
     if not streams:
-        raise ResultsError(f"training job {job_name} ({status}) has no log stream in {LOG_GROUP} yet")
-    return Results(job_name, parse_training_log(lines), f"CloudWatch Logs {LOG_GROUP} {streams[0]}", status)
+        raise ResultsError(
+            f"training job {job_name} ({status}) has no log stream in {LOG_GROUP} yet"
+        )
+    return Results(
+        job_name, parse_training_log(lines), f"CloudWatch Logs {LOG_GROUP} {streams[0]}", status
+    )
 
 
 def _read_s3(uri: str, args) -> str:
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     if not bucket or not key:
         raise ResultsError(f"{uri}: expected s3://BUCKET/KEY")
     with _aws_errors(uri):
-        return _client("s3", args).get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", "replace")
+        return (
+            _client("s3", args)
+            .get_object(Bucket=bucket, Key=key)["Body"]
+            .read()
+            .decode("utf-8", "replace")
+        )
 
 
 def _read_file(path: str) -> str:
@@ -124,13 +140,18 @@ def from_report(text: str, where: str) -> Results:
     try:
         report = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ResultsError(f"{where}: not JSON ({error.msg} at line {error.lineno}); expected the report.json "
-                           "the Report step writes") from None
+        raise ResultsError(
+            f"{where}: not JSON ({error.msg} at line {error.lineno}); expected the report.json "
+            "the Report step writes"
+        ) from None
     epochs = report.get("epochs") if isinstance(report, dict) else None
-    if not isinstance(epochs, list) or not all(isinstance(row, dict) and isinstance(row.get("epoch"), int)
-                                               for row in epochs):
-        raise ResultsError(f"{where}: not a report.json written by the Report step (no 'epochs' list of "
-                           "{'epoch': N, ...} rows)")
+    if not isinstance(epochs, list) or not all(
+        isinstance(row, dict) and isinstance(row.get("epoch"), int) for row in epochs
+    ):
+        raise ResultsError(
+            f"{where}: not a report.json written by the Report step (no 'epochs' list of "
+            "{'epoch': N, ...} rows)"
+        )
     name = report.get("trainingJobName") or os.path.splitext(os.path.basename(where))[0]
     return Results(str(name), epochs, where, report.get("status"))
 
@@ -142,7 +163,9 @@ def from_log(text: str, where: str) -> Results:
 
 def load(source: str, args) -> Results:
     if not source.strip():
-        raise ResultsError("no training job given: make results JOB=<training job name or report.json>")
+        raise ResultsError(
+            "no training job given: make results JOB=<training job name or report.json>"
+        )
     if source.startswith("s3://"):
         text = _read_s3(source, args)
         return from_report(text, source) if source.endswith(".json") else from_log(text, source)
@@ -154,6 +177,7 @@ def load(source: str, args) -> Results:
 
 # --- output --------------------------------------------------------------------------------------
 
+
 def _cell(value, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -161,11 +185,21 @@ def _cell(value, digits: int = 4) -> str:
 def table_lines(results: Results) -> list[str]:
     top_k = results.top_k_fields()
     header = ["epoch", "train acc", "val acc", *[_short(name) for name in top_k], "time (s)"]
-    rows = [[str(row["epoch"]), _cell(row.get("train_accuracy")), _cell(row.get("validation_accuracy")),
-             *[_cell(row.get(name)) for name in top_k], _cell(row.get("time_cost"), 1)]
-            for row in results.epochs]
+    rows = [
+        [
+            str(row["epoch"]),
+            _cell(row.get("train_accuracy")),
+            _cell(row.get("validation_accuracy")),
+            *[_cell(row.get(name)) for name in top_k],
+            _cell(row.get("time_cost"), 1),
+        ]
+        for row in results.epochs
+    ]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    return ["  ".join(value.rjust(width) for value, width in zip(line, widths)) for line in [header, *rows]]
+    return [
+        "  ".join(value.rjust(width) for value, width in zip(line, widths))
+        for line in [header, *rows]
+    ]
 
 
 def _short(field: str) -> str:
@@ -178,7 +212,9 @@ def plot(results: Results, path: str) -> None:
     try:
         import matplotlib
     except ImportError:
-        raise ResultsError("the plot needs matplotlib: make setup (or pip install matplotlib)") from None
+        raise ResultsError(
+            "the plot needs matplotlib: make setup (or pip install matplotlib)"
+        ) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as pyplot
     from matplotlib.ticker import MaxNLocator
@@ -190,21 +226,45 @@ def plot(results: Results, path: str) -> None:
 
     figure, axes = pyplot.subplots(figsize=(8, 4.5), layout="constrained")
     axes.plot(epochs, series("train_accuracy"), marker="o", color="#4878a8", label="train accuracy")
-    axes.plot(epochs, series("validation_accuracy"), marker="o", color="#d1495b", label="validation accuracy")
+    axes.plot(
+        epochs,
+        series("validation_accuracy"),
+        marker="o",
+        color="#d1495b",
+        label="validation accuracy",
+    )
     for name in results.top_k_fields():
         colour = "#4878a8" if name.startswith("train") else "#d1495b"
-        axes.plot(epochs, series(name), linestyle="--", color=colour, alpha=0.6, label=_short(name) + " accuracy")
+        axes.plot(
+            epochs,
+            series(name),
+            linestyle="--",
+            color=colour,
+            alpha=0.6,
+            label=_short(name) + " accuracy",
+        )
     best = results.best
     if best:
         # Text left of the point near the right edge, so it stays inside the axes.
         near_end = epochs and best["epoch"] > (epochs[0] + epochs[-1]) / 2
-        axes.annotate(f"best {best['validation_accuracy']:.3f}\n(epoch {best['epoch']})",
-                      (best["epoch"], best["validation_accuracy"]), textcoords="offset points",
-                      xytext=(-16 if near_end else 16, -52), ha="right" if near_end else "left", fontsize=9,
-                      bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#cccccc"},
-                      arrowprops={"arrowstyle": "->", "color": "grey"})
-        axes.plot([best["epoch"]], [best["validation_accuracy"]], marker="o", markersize=13, fillstyle="none",
-                  color="#d1495b")
+        axes.annotate(
+            f"best {best['validation_accuracy']:.3f}\n(epoch {best['epoch']})",
+            (best["epoch"], best["validation_accuracy"]),
+            textcoords="offset points",
+            xytext=(-16 if near_end else 16, -52),
+            ha="right" if near_end else "left",
+            fontsize=9,
+            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#cccccc"},
+            arrowprops={"arrowstyle": "->", "color": "grey"},
+        )
+        axes.plot(
+            [best["epoch"]],
+            [best["validation_accuracy"]],
+            marker="o",
+            markersize=13,
+            fillstyle="none",
+            color="#d1495b",
+        )
     axes.set_ylim(0, 1.02)
     axes.set_xlabel("epoch (as logged: Epoch[0] is the first)")
     axes.set_ylabel("accuracy")
@@ -227,7 +287,11 @@ def plot(results: Results, path: str) -> None:
 
 def run(args) -> int:
     results = load(args.source, args)
-    print(f"{results.job_name}" + (f" ({results.status})" if results.status else "") + f", from {results.source}")
+    print(
+        f"{results.job_name}"
+        + (f" ({results.status})" if results.status else "")
+        + f", from {results.source}"
+    )
     if not results.epochs:
         raise ResultsError(f"no epoch lines (Epoch[N] Train-accuracy=...) in {results.source} yet")
     if results.restarted:
@@ -236,7 +300,9 @@ def run(args) -> int:
         print(line)
     best = results.best
     if best:
-        print(f"best validation accuracy {best['validation_accuracy']:.4f} at epoch {best['epoch']}")
+        print(
+            f"best validation accuracy {best['validation_accuracy']:.4f} at epoch {best['epoch']}"
+        )
     out = args.out or f"{results.job_name}-accuracy.png"
     plot(results, out)
     print(f"plot: {out}")
@@ -245,17 +311,30 @@ def run(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Print a training job's accuracy per epoch and plot it (lab 2's accuracy progress).",
-        epilog="Run from the repository root: .venv/bin/python -m stacks.training.results JOB, or make results JOB=...")
-    parser.add_argument("source", metavar="JOB_NAME_OR_REPORT_JSON",
-                        help="a training job name (log read from CloudWatch Logs), a report.json from the Report "
-                             "step (path or s3://BUCKET/KEY), or a saved log file")
-    parser.add_argument("--out", metavar="PLOT.png", help="where to write the plot (default: JOB-accuracy.png)")
+        prog=PROG,
+        description="Print a training job's accuracy per epoch and plot it (lab 2's accuracy progress).",
+        epilog="Run from the repository root: .venv/bin/python -m stacks.training.results JOB, or make results JOB=...",
+    )
+    parser.add_argument(
+        "source",
+        metavar="JOB_NAME_OR_REPORT_JSON",
+        help="a training job name (log read from CloudWatch Logs), a report.json from the Report "
+        "step (path or s3://BUCKET/KEY), or a saved log file",
+    )
+    parser.add_argument(
+        "--out", metavar="PLOT.png", help="where to write the plot (default: JOB-accuracy.png)"
+    )
     # boto3 reads AWS_DEFAULT_REGION; AWS_REGION is what Lambda and CloudShell set.
-    parser.add_argument("--region", default=os.environ.get("AWS_REGION") or None,
-                        help="AWS region of the job (default: $AWS_REGION, else the AWS configuration's)")
-    parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL") or None,
-                        help="AWS endpoint, e.g. a local emulator (default: $AWS_ENDPOINT_URL or AWS)")
+    parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or None,
+        help="AWS region of the job (default: $AWS_REGION, else the AWS configuration's)",
+    )
+    parser.add_argument(
+        "--endpoint-url",
+        default=os.environ.get("AWS_ENDPOINT_URL") or None,
+        help="AWS endpoint, e.g. a local emulator (default: $AWS_ENDPOINT_URL or AWS)",
+    )
     return parser
 
 

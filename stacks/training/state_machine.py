@@ -58,7 +58,10 @@ def create_training_job_state(
             "RoleArn": role.role_arn,
             "AlgorithmSpecification": {"TrainingImage": image_uri, "TrainingInputMode": "File"},
             "HyperParameters.$": "$.prepare.hyperParameters",
-            "InputDataConfig": [channel("train", prefixes.train), channel("validation", prefixes.validation)],
+            "InputDataConfig": [
+                channel("train", prefixes.train),
+                channel("validation", prefixes.validation),
+            ],
             "OutputDataConfig": {"S3OutputPath": storage.uri(prefixes.output)},
             "ResourceConfig": {
                 "InstanceCount": 1,
@@ -131,7 +134,9 @@ class TrainingStateMachine(Construct):
         )
         report.add_catch(failed, **catch_all)
 
-        definition = prepare.next(create_training_job).next(report).next(sfn.Succeed(self, "Trained"))
+        definition = (
+            prepare.next(create_training_job).next(report).next(sfn.Succeed(self, "Trained"))
+        )
 
         self.log_group = logs.LogGroup(
             self,
@@ -146,7 +151,9 @@ class TrainingStateMachine(Construct):
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             timeout=cdk.Duration.seconds(training.max_runtime_seconds).plus(EXECUTION_MARGIN),
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
         )
 
         own_jobs = training_job_arn(self, f"{training.job_name_prefix}*")
@@ -169,7 +176,11 @@ class TrainingStateMachine(Construct):
             iam.PolicyStatement(
                 sid="ManageSyncCompletionRule",
                 actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[stack.format_arn(service="events", resource="rule", resource_name=SYNC_RULE_NAME)],
+                resources=[
+                    stack.format_arn(
+                        service="events", resource="rule", resource_name=SYNC_RULE_NAME
+                    )
+                ],
             ),
         ):
             self.state_machine.add_to_role_policy(statement)

@@ -14,10 +14,12 @@ def im2rec():
     script = im2rec_script()
 
     def run(*args, cwd=None):
-        completed = subprocess.run([sys.executable, script, *map(str, args)], cwd=cwd,
-                                   capture_output=True, text=True)
+        completed = subprocess.run(
+            [sys.executable, script, *map(str, args)], cwd=cwd, capture_output=True, text=True
+        )
         assert completed.returncode == 0, completed.stderr
         return completed
+
     return run
 
 
@@ -30,8 +32,9 @@ def birds(tmp_path_factory):
 
 
 def run_recpack(*args, cwd=None, check=True):
-    completed = subprocess.run([sys.executable, "-m", "recpack", *map(str, args)], cwd=cwd,
-                               capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, "-m", "recpack", *map(str, args)], cwd=cwd, capture_output=True, text=True
+    )
     if check:
         assert completed.returncode == 0, completed.stderr
     assert "Traceback" not in completed.stderr, completed.stderr

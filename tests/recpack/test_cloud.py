@@ -30,10 +30,14 @@ def s3(monkeypatch):
 
 
 def keys(s3, prefix=""):
-    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
+    return sorted(
+        o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
+    )
 
 
-def test_upload_replaces_each_channel_with_exactly_one_rec_and_writes_the_manifest(s3, tmp_path, fake_channels):
+def test_upload_replaces_each_channel_with_exactly_one_rec_and_writes_the_manifest(
+    s3, tmp_path, fake_channels
+):
     for key in ("train/old.rec", "train/other.rec", "validation/old.rec", "raw/birds.zip"):
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
     prefix = fake_channels(tmp_path, 7, 3)
@@ -43,7 +47,11 @@ def test_upload_replaces_each_channel_with_exactly_one_rec_and_writes_the_manife
     assert keys(s3, "raw/") == ["raw/birds.zip"]
     stored = json.loads(s3.get_object(Bucket=BUCKET, Key="manifest.json")["Body"].read())
     assert stored == manifest
-    assert (stored["num_training_samples"], stored["num_validation_samples"], stored["num_classes"]) == (7, 3, 2)
+    assert (
+        stored["num_training_samples"],
+        stored["num_validation_samples"],
+        stored["num_classes"],
+    ) == (7, 3, 2)
     assert stored["labels"][1] == {"label": 1, "class_id": "b", "name": "B", "train": 1, "val": 1}
     assert re.fullmatch(r"train/ds_train-[0-9a-f]{12}\.rec", manifest["train"]["key"])
     body = s3.get_object(Bucket=BUCKET, Key=manifest["train"]["key"])["Body"].read()
@@ -56,7 +64,10 @@ def test_large_channels_go_up_in_several_multipart_parts(s3, tmp_path, fake_chan
     key = upload(prefix, BUCKET)["train"]["key"]
     head = s3.head_object(Bucket=BUCKET, Key=key, PartNumber=1)
     assert head["PartsCount"] == 3
-    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == open(prefix + "_train.rec", "rb").read()
+    assert (
+        s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        == open(prefix + "_train.rec", "rb").read()
+    )
 
 
 def test_upload_errors_name_the_missing_file_or_bucket(s3, tmp_path, capsys, fake_channels):
@@ -81,12 +92,24 @@ def test_pipeline_takes_the_newest_archive_and_publishes_the_channels(s3, tmp_pa
     archive = _zip_dataset(tmp_path)
     s3.put_object(Bucket=BUCKET, Key="raw/notes.txt", Body=b"not an archive")
     s3.upload_file(str(archive), BUCKET, "raw/birds.zip")
-    manifest = run_pipeline(PipelineSettings(bucket=BUCKET, resize=64, work_dir=str(tmp_path / "work"),
-                                             classes=("0752", "Northern Cardinal", "794")))
+    manifest = run_pipeline(
+        PipelineSettings(
+            bucket=BUCKET,
+            resize=64,
+            work_dir=str(tmp_path / "work"),
+            classes=("0752", "Northern Cardinal", "794"),
+        )
+    )
     assert manifest["source"] == {"bucket": BUCKET, "key": "raw/birds.zip"}
     assert manifest["num_classes"] == 3 and manifest["num_training_samples"] == 18
-    assert [row["name"] for row in manifest["labels"]] == ["Purple Martin", "Northern Cardinal", "American Goldfinch"]
-    assert keys(s3, "train/") == [manifest["train"]["key"]] and keys(s3, "validation/") == [manifest["validation"]["key"]]
+    assert [row["name"] for row in manifest["labels"]] == [
+        "Purple Martin",
+        "Northern Cardinal",
+        "American Goldfinch",
+    ]
+    assert keys(s3, "train/") == [manifest["train"]["key"]] and keys(s3, "validation/") == [
+        manifest["validation"]["key"]
+    ]
     assert manifest["train"]["key"].startswith("train/birds_train-")
     out = capsys.readouterr().out
     for step in ("downloading", "extracting", "listing", "packing", "verifying", "uploading"):
@@ -95,7 +118,9 @@ def test_pipeline_takes_the_newest_archive_and_publishes_the_channels(s3, tmp_pa
 
 def test_pipeline_without_an_archive_says_where_it_looked(s3, tmp_path, capsys):
     assert main(["pipeline", "--bucket", BUCKET, "--work-dir", str(tmp_path / "w")]) == 1
-    assert f"no .zip, .tar, .tar.gz, .tgz archive under s3://{BUCKET}/raw/" in capsys.readouterr().err
+    assert (
+        f"no .zip, .tar, .tar.gz, .tgz archive under s3://{BUCKET}/raw/" in capsys.readouterr().err
+    )
 
 
 def test_archives_cannot_write_outside_the_extraction_folder(tmp_path):
@@ -117,6 +142,7 @@ def test_archives_cannot_write_outside_the_extraction_folder(tmp_path):
 
 # --- faults -----------------------------------------------------------------------------------------
 
+
 def _fail_some(s3_client_factory, operation, failures, error):
     """A recpack.cloud.s3_client whose client fails `operation` the first `failures` times."""
     remaining = {"n": failures}
@@ -128,26 +154,38 @@ def _fail_some(s3_client_factory, operation, failures, error):
             if remaining["n"] > 0:
                 remaining["n"] -= 1
                 raise error()
+
         client.meta.events.register(f"before-send.s3.{operation}", inject)
         return client
+
     return factory, remaining
 
 
-def test_transient_errors_during_a_multipart_upload_are_retried(s3, tmp_path, monkeypatch, fake_channels):
+def test_transient_errors_during_a_multipart_upload_are_retried(
+    s3, tmp_path, monkeypatch, fake_channels
+):
     import botocore.exceptions
     from recpack import cloud
 
     prefix = fake_channels(tmp_path, 300, 2, payload_size=70_000)
-    factory, remaining = _fail_some(cloud.s3_client, "UploadPart", 2,
-                                    lambda: botocore.exceptions.ConnectionClosedError(endpoint_url="https://s3"))
+    factory, remaining = _fail_some(
+        cloud.s3_client,
+        "UploadPart",
+        2,
+        lambda: botocore.exceptions.ConnectionClosedError(endpoint_url="https://s3"),
+    )
     monkeypatch.setattr(cloud, "s3_client", factory)
     manifest = upload(prefix, BUCKET, say=lambda line: None)
     assert remaining["n"] == 0
-    assert s3.get_object(Bucket=BUCKET, Key=manifest["train"]["key"])["Body"].read() == \
-        open(prefix + "_train.rec", "rb").read()
+    assert (
+        s3.get_object(Bucket=BUCKET, Key=manifest["train"]["key"])["Body"].read()
+        == open(prefix + "_train.rec", "rb").read()
+    )
 
 
-def test_a_failed_upload_leaves_the_previous_channels_and_manifest_in_place(s3, tmp_path, monkeypatch, capsys, fake_channels):
+def test_a_failed_upload_leaves_the_previous_channels_and_manifest_in_place(
+    s3, tmp_path, monkeypatch, capsys, fake_channels
+):
     import botocore.exceptions
     from recpack import cloud
 
@@ -157,27 +195,43 @@ def test_a_failed_upload_leaves_the_previous_channels_and_manifest_in_place(s3, 
     second = tmp_path / "second"
     second.mkdir()
     prefix = fake_channels(second, 300, 2, payload_size=70_000)
-    factory, _ = _fail_some(cloud.s3_client, "UploadPart", 10_000,
-                            lambda: botocore.exceptions.ConnectionClosedError(endpoint_url="https://s3"))
+    factory, _ = _fail_some(
+        cloud.s3_client,
+        "UploadPart",
+        10_000,
+        lambda: botocore.exceptions.ConnectionClosedError(endpoint_url="https://s3"),
+    )
     monkeypatch.setattr(cloud, "s3_client", factory)
     assert main(["upload", prefix, "--bucket", BUCKET]) == 1
     error = capsys.readouterr().err
     assert "the connection failed after retries" in error and "run the command again" in error
     assert json.loads(s3.get_object(Bucket=BUCKET, Key="manifest.json")["Body"].read()) == before
-    assert keys(s3, "train/") == [before["train"]["key"]] and keys(s3, "validation/") == [before["validation"]["key"]]
-    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []  # aborted, nothing left to bill
+    assert keys(s3, "train/") == [before["train"]["key"]] and keys(s3, "validation/") == [
+        before["validation"]["key"]
+    ]
+    assert (
+        s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    )  # aborted, nothing left to bill
     monkeypatch.undo()
     after = upload(prefix, BUCKET, say=lambda line: None)  # the re-run completes
     assert keys(s3, "train/") == [after["train"]["key"]] and after["num_training_samples"] == 300
 
 
-def test_a_stored_object_that_differs_from_the_file_is_reported(s3, tmp_path, monkeypatch, fake_channels):
+def test_a_stored_object_that_differs_from_the_file_is_reported(
+    s3, tmp_path, monkeypatch, fake_channels
+):
     from recpack import cloud
 
     prefix = fake_channels(tmp_path, 4, 2)
     real_file_checksums = cloud.file_checksums
-    monkeypatch.setattr(cloud, "file_checksums",
-                        lambda path, part: (real_file_checksums(path, part)[0], "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="))
+    monkeypatch.setattr(
+        cloud,
+        "file_checksums",
+        lambda path, part: (
+            real_file_checksums(path, part)[0],
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ),
+    )
     with pytest.raises(CloudError, match="the upload was corrupted"):
         upload(prefix, BUCKET, say=lambda line: None)
     assert "manifest.json" not in keys(s3)
@@ -193,7 +247,9 @@ def test_verify_compares_a_rec_with_its_manifest(s3, tmp_path, capsys):
     assert main(["pack", prefix, str(root), "--resize", "32", "--workers", "1"]) == 0
     manifest = upload(prefix, BUCKET, say=lambda line: None)
     capsys.readouterr()
-    assert main(["verify", prefix + "_train.rec", "--manifest", f"s3://{BUCKET}/manifest.json"]) == 0
+    assert (
+        main(["verify", prefix + "_train.rec", "--manifest", f"s3://{BUCKET}/manifest.json"]) == 0
+    )
     assert "matches the train entry" in capsys.readouterr().out
     manifest["num_training_samples"] = 99
     manifest["train"]["records"] = 99
@@ -209,6 +265,13 @@ def test_verify_compares_a_rec_with_its_manifest(s3, tmp_path, capsys):
 def test_pipeline_accepts_a_url_encoded_key_from_the_event(s3, tmp_path):
     archive = _zip_dataset(tmp_path)
     s3.upload_file(str(archive), BUCKET, "raw/spring birds.zip")
-    manifest = run_pipeline(PipelineSettings(bucket=BUCKET, source_key="raw/spring+birds.zip", resize=32,
-                                             work_dir=str(tmp_path / "work")), say=lambda line: None)
+    manifest = run_pipeline(
+        PipelineSettings(
+            bucket=BUCKET,
+            source_key="raw/spring+birds.zip",
+            resize=32,
+            work_dir=str(tmp_path / "work"),
+        ),
+        say=lambda line: None,
+    )
     assert manifest["source"]["key"] == "raw/spring birds.zip"

@@ -49,15 +49,32 @@ def folder_dataset(tmp_path_factory):
     synthetic.save(synthetic.photo(180, 150, 1), str(root / "0999" / "lonely bird.jpg"))
     (root / "0752" / "broken.jpg").write_bytes(b"this is not a jpeg")
     (root.parent / "classes.txt").write_text(
-        "".join(f"{int(cid)} {name}\n" for cid, name in {**synthetic.WORKSHOP_CLASSES, "0999": "Dodo"}.items()))
+        "".join(
+            f"{int(cid)} {name}\n"
+            for cid, name in {**synthetic.WORKSHOP_CLASSES, "0999": "Dodo"}.items()
+        )
+    )
     return root
 
 
 @pytest.fixture(scope="module")
 def folder_report(folder_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "out"
-    completed = subprocess.run([sys.executable, "-m", "recpack", "explore", str(folder_dataset), "--out", str(out),
-                                "--samples", "3"], capture_output=True, text=True)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recpack",
+            "explore",
+            str(folder_dataset),
+            "--out",
+            str(out),
+            "--samples",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+    )
     return out, completed
 
 
@@ -67,9 +84,14 @@ def test_terminal_summary_names_what_needs_attention(folder_report):
     assert "Traceback" not in completed.stderr
     lines = completed.stdout.splitlines()
     assert lines[0] == "22 images in 5 classes (folders layout); images per class 1..6, median 5"
-    assert ("1 class with fewer than 2 images, too small to split into train and validation: "
-            "0999 Dodo (1)") in lines
-    assert any(line.startswith("sizes: ") and line.endswith("1 image smaller than 224 px on a side") for line in lines)
+    assert (
+        "1 class with fewer than 2 images, too small to split into train and validation: "
+        "0999 Dodo (1)"
+    ) in lines
+    assert any(
+        line.startswith("sizes: ") and line.endswith("1 image smaller than 224 px on a side")
+        for line in lines
+    )
     assert "1 unreadable file: 0752/broken.jpg" in lines
     assert lines[-1] == f"report: {out / 'index.html'}"
 
@@ -93,9 +115,13 @@ def test_folder_report_links_resolve_and_figures_are_png(folder_report):
 def test_folder_report_shows_the_class_table_formats_and_problems(folder_report):
     out, _ = folder_report
     text = " ".join(parse_report(out).text)
-    for label, (class_id, name) in enumerate({**synthetic.WORKSHOP_CLASSES, "0999": "Dodo"}.items()):
+    for label, (class_id, name) in enumerate(
+        {**synthetic.WORKSHOP_CLASSES, "0999": "Dodo"}.items()
+    ):
         assert f"{label} {class_id} {name}" in " ".join(text.split())
-    assert "0752/broken.jpg 0752 Purple Martin not an image Pillow can read" in " ".join(text.split())
+    assert "0752/broken.jpg 0752 Purple Martin not an image Pillow can read" in " ".join(
+        text.split()
+    )
     assert "0999/lonely bird.jpg 0999 Dodo 180×150" in " ".join(text.split())
     assert "JPEG .jpg" in " ".join(text.split()) and "RGB" in text
 
@@ -107,12 +133,18 @@ def test_metadata_layout_with_a_missing_and_an_unreadable_image(tmp_path, capsys
     images[0].unlink()
     images[-1].write_bytes(images[-1].read_bytes()[:20])  # the header is cut off
     out = tmp_path / "out"
-    assert main(["explore", str(folder), "--out", str(out), "--min-size", "600", "--samples", "2"]) == 0
+    assert (
+        main(["explore", str(folder), "--out", str(out), "--min-size", "600", "--samples", "2"])
+        == 0
+    )
     captured = capsys.readouterr()
     assert "recpack: warning: 1 images listed in images.txt are not on disk" in captured.err
     assert captured.out.startswith("15 images in 4 classes (metadata layout)")
     assert "14 images smaller than 600 px on a side" in captured.out
-    assert f"1 unreadable file: images/{images[-1].relative_to(folder / 'images').as_posix()}" in captured.out
+    assert (
+        f"1 unreadable file: images/{images[-1].relative_to(folder / 'images').as_posix()}"
+        in captured.out
+    )
     links = parse_report(out)
     assert_links_resolve(out, links)
     text = " ".join(" ".join(links.text).split())
@@ -125,7 +157,9 @@ def test_pixels_that_do_not_decode_are_reported_from_the_samples(tmp_path, capsy
     root = tmp_path / "images"
     synthetic.folder_dataset(str(root), per_class=2, classes=["a", "b"], seed=1, png_share=0)
     whole = (root / "a" / "a_0000.jpg").read_bytes()
-    (root / "a" / "a_0000.jpg").write_bytes(whole[: len(whole) // 3])  # header intact, scan data cut
+    (root / "a" / "a_0000.jpg").write_bytes(
+        whole[: len(whole) // 3]
+    )  # header intact, scan data cut
     assert main(["explore", str(root), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "1 unreadable file: a/a_0000.jpg" in out
@@ -176,11 +210,16 @@ def test_rerun_replaces_the_earlier_thumbnails(folder_dataset, tmp_path):
     assert_links_resolve(out, parse_report(out))
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["explore", "{tmp}/nowhere"], "recpack: error: ROOT '{tmp}/nowhere' does not exist"),
-    (["explore", "{root}", "--out", "{tmp}/file.txt"],
-     "recpack: error: --out '{tmp}/file.txt' exists and is not a folder"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["explore", "{tmp}/nowhere"], "recpack: error: ROOT '{tmp}/nowhere' does not exist"),
+        (
+            ["explore", "{root}", "--out", "{tmp}/file.txt"],
+            "recpack: error: --out '{tmp}/file.txt' exists and is not a folder",
+        ),
+    ],
+)
 def test_user_mistakes_are_one_line_errors(folder_dataset, tmp_path, capsys, arguments, message):
     (tmp_path / "file.txt").write_text("not a folder")
     values = {"tmp": tmp_path, "root": folder_dataset}
@@ -203,6 +242,8 @@ def test_without_matplotlib_explore_names_the_extra(folder_dataset, tmp_path, ca
 
 
 def test_the_cli_starts_without_importing_matplotlib():
-    code = ("import sys; from recpack.cli import build_parser; build_parser(); "
-            "assert 'matplotlib' not in sys.modules and 'recpack.explore' not in sys.modules")
+    code = (
+        "import sys; from recpack.cli import build_parser; build_parser(); "
+        "assert 'matplotlib' not in sys.modules and 'recpack.explore' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,15 +12,26 @@ def lines(path):
 
 def test_labels_follow_sorted_folders_and_extensions_are_case_insensitive(tmp_path):
     root = tmp_path / "images"
-    for folder, names in {"b_wren": ["1.JPG", "2.jpeg", "notes.txt"], "a_owl": ["x.png", "y.Png"], "c_empty": []}.items():
+    for folder, names in {
+        "b_wren": ["1.JPG", "2.jpeg", "notes.txt"],
+        "a_owl": ["x.png", "y.Png"],
+        "c_empty": [],
+    }.items():
         (root / folder).mkdir(parents=True)
         for name in names:
             (root / folder / name).write_bytes(b"x")
     dataset = discover(str(root))
     assert [(c.label, c.class_id) for c in dataset.classes] == [(0, "a_owl"), (1, "b_wren")]
     assert [(i.index, i.path, i.label) for i in dataset.images] == [
-        (0, "a_owl/x.png", 0), (1, "a_owl/y.Png", 0), (2, "b_wren/1.JPG", 1), (3, "b_wren/2.jpeg", 1)]
-    assert [i.path for i in discover(str(root), exts=[".png"]).images] == ["a_owl/x.png", "a_owl/y.Png"]
+        (0, "a_owl/x.png", 0),
+        (1, "a_owl/y.Png", 0),
+        (2, "b_wren/1.JPG", 1),
+        (3, "b_wren/2.jpeg", 1),
+    ]
+    assert [i.path for i in discover(str(root), exts=[".png"]).images] == [
+        "a_owl/x.png",
+        "a_owl/y.Png",
+    ]
 
 
 def test_stratified_split_puts_every_class_in_validation_and_is_reproducible(tmp_path, recpack):
@@ -48,7 +59,11 @@ def test_ratio_one_writes_a_single_list_and_test_ratio_a_test_list(birds, tmp_pa
     recpack("list", tmp_path / "three", birds, "--train-ratio", "0.6", "--test-ratio", "0.2")
     counts = [len(lines(tmp_path / f"three_{s}.lst")) for s in ("train", "val", "test")]
     assert sum(counts) == 48 and counts == [28, 12, 8]
-    all_paths = [line.split("\t")[2] for s in ("train", "val", "test") for line in lines(tmp_path / f"three_{s}.lst")]
+    all_paths = [
+        line.split("\t")[2]
+        for s in ("train", "val", "test")
+        for line in lines(tmp_path / f"three_{s}.lst")
+    ]
     assert len(set(all_paths)) == 48
 
 
@@ -61,7 +76,9 @@ def test_no_shuffle_keeps_listing_order(birds, tmp_path, recpack):
 @pytest.fixture(scope="module")
 def nabirds(tmp_path_factory):
     folder = tmp_path_factory.mktemp("nabirds")
-    synthetic.nabirds_dataset(str(folder), per_class=6, seed=3, extra_classes={"1": "Birds", "22": "Perching Birds"})
+    synthetic.nabirds_dataset(
+        str(folder), per_class=6, seed=3, extra_classes={"1": "Birds", "22": "Perching Birds"}
+    )
     return folder
 
 
@@ -70,8 +87,11 @@ def test_nabirds_layout_from_the_images_folder_or_its_parent(nabirds, tmp_path, 
     from_parent = discover(str(nabirds))
     assert from_images.layout == from_parent.layout == "metadata"
     assert [(c.label, c.class_id, c.name) for c in from_images.classes] == [
-        (0, "752", "Purple Martin"), (1, "772", "Northern Cardinal"), (2, "794", "American Goldfinch"),
-        (3, "842", "Eastern Bluebird")]
+        (0, "752", "Purple Martin"),
+        (1, "772", "Northern Cardinal"),
+        (2, "794", "American Goldfinch"),
+        (3, "842", "Eastern Bluebird"),
+    ]
     assert from_images.images[0].path.startswith("0752/")
     assert from_parent.images[0].path.startswith("images/0752/")
     assert all(os.path.isfile(nabirds / "images" / i.path) for i in from_images.images)
@@ -89,9 +109,13 @@ def test_classes_select_by_id_or_name(nabirds, tmp_path, recpack):
 
 def test_official_split_uses_train_test_split(nabirds, tmp_path, recpack):
     recpack("list", tmp_path / "nb", nabirds / "images", "--split", "official")
-    flags = dict(line.split() for line in (nabirds / "train_test_split.txt").read_text().splitlines())
-    ids = {line.split()[1].split("/")[1].split(".")[0]: line.split()[0]
-           for line in (nabirds / "images.txt").read_text().splitlines()}
+    flags = dict(
+        line.split() for line in (nabirds / "train_test_split.txt").read_text().splitlines()
+    )
+    ids = {
+        line.split()[1].split("/")[1].split(".")[0]: line.split()[0]
+        for line in (nabirds / "images.txt").read_text().splitlines()
+    }
     for split_name, flag in (("train", "1"), ("val", "0")):
         for line in lines(tmp_path / f"nb_{split_name}.lst"):
             stem = line.split("\t")[2].split("/")[1].split(".")[0]
@@ -107,23 +131,40 @@ def test_missing_images_listed_in_metadata_are_reported_not_fatal(tmp_path):
     assert any("1 images listed in images.txt are not on disk" in w for w in dataset.warnings)
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda root: None, "does not exist"),
-    (lambda root: root.mkdir(), "is empty"),
-    (lambda root: (root.mkdir(), (root / "a").mkdir(), (root / "a" / "x.txt").write_text("x")), "no images"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda root: None, "does not exist"),
+        (lambda root: root.mkdir(), "is empty"),
+        (
+            lambda root: (
+                root.mkdir(),
+                (root / "a").mkdir(),
+                (root / "a" / "x.txt").write_text("x"),
+            ),
+            "no images",
+        ),
+    ],
+)
 def test_dataset_errors(tmp_path, recpack, make, message):
     root = tmp_path / "root"
     make(root)
     result = recpack("list", tmp_path / "p", root, check=False)
-    assert result.returncode == 1 and message in result.stderr and result.stderr.startswith("recpack: error:")
+    assert (
+        result.returncode == 1
+        and message in result.stderr
+        and result.stderr.startswith("recpack: error:")
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--train-ratio", "1.5"], "outside 0..1"),
-    (["--train-ratio", "0"], "--train-ratio must be in (0, 1]"),
-    (["--train-ratio", "0.8", "--test-ratio", "0.3"], "must not exceed 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--train-ratio", "1.5"], "outside 0..1"),
+        (["--train-ratio", "0"], "--train-ratio must be in (0, 1]"),
+        (["--train-ratio", "0.8", "--test-ratio", "0.3"], "must not exceed 1"),
+    ],
+)
 def test_ratio_errors(birds, tmp_path, recpack, args, message):
     result = recpack("list", tmp_path / "p", birds, *args, check=False)
     assert result.returncode != 0 and message in result.stderr
@@ -186,6 +227,13 @@ def test_cub_200_2011_layout(tmp_path):
     dataset = discover(str(tmp_path))
     assert dataset.layout == "metadata" and dataset.has_official_split
     assert [(c.label, c.class_id, c.name) for c in dataset.classes] == [
-        (0, "1", "001.Black_footed_Albatross"), (1, "2", "002.Laysan_Albatross")]
-    assert dataset.images[0].path == "images/001.Black_footed_Albatross/Black_footed_Albatross_0000.jpg"
-    assert [c.class_id for c in discover(str(tmp_path), classes=["002.laysan_albatross"]).classes] == ["2"]
+        (0, "1", "001.Black_footed_Albatross"),
+        (1, "2", "002.Laysan_Albatross"),
+    ]
+    assert (
+        dataset.images[0].path
+        == "images/001.Black_footed_Albatross/Black_footed_Albatross_0000.jpg"
+    )
+    assert [
+        c.class_id for c in discover(str(tmp_path), classes=["002.laysan_albatross"]).classes
+    ] == ["2"]

@@ -10,15 +10,18 @@ from recpack import recordio, synthetic
 from recpack.imaging import PackOptions, output_size
 
 
-@pytest.mark.parametrize("size, options, expected", [
-    ((1200, 800), PackOptions(resize=256), (384, 256)),
-    ((800, 1201), PackOptions(resize=256), (256, 384)),  # floor(256 * 1201 / 800) = 384
-    ((1000, 999), PackOptions(resize=256), (256, 256)),
-    ((100, 50), PackOptions(resize=256), (512, 256)),  # upscaled, as im2rec does
-    ((1200, 800), PackOptions(resize=224, center_crop=True), (224, 224)),
-    ((1200, 800), PackOptions(center_crop=True), (800, 800)),
-    ((640, 480), PackOptions(), (640, 480)),
-])
+@pytest.mark.parametrize(
+    "size, options, expected",
+    [
+        ((1200, 800), PackOptions(resize=256), (384, 256)),
+        ((800, 1201), PackOptions(resize=256), (256, 384)),  # floor(256 * 1201 / 800) = 384
+        ((1000, 999), PackOptions(resize=256), (256, 256)),
+        ((100, 50), PackOptions(resize=256), (512, 256)),  # upscaled, as im2rec does
+        ((1200, 800), PackOptions(resize=224, center_crop=True), (224, 224)),
+        ((1200, 800), PackOptions(center_crop=True), (800, 800)),
+        ((640, 480), PackOptions(), (640, 480)),
+    ],
+)
 def test_output_size_is_im2recs(size, options, expected):
     assert output_size(*size, options) == expected
 
@@ -33,10 +36,17 @@ def test_output_bytes_do_not_depend_on_worker_count(birds, tmp_path, recpack):
     digests = set()
     for workers in (1, 2, 5):
         recpack("pack", tmp_path / "ds", birds, "--resize", "128", "--workers", str(workers))
-        digests.add(((tmp_path / "ds_train.rec").read_bytes(), (tmp_path / "ds_train.idx").read_bytes(),
-                     (tmp_path / "ds_val.rec").read_bytes()))
+        digests.add(
+            (
+                (tmp_path / "ds_train.rec").read_bytes(),
+                (tmp_path / "ds_train.idx").read_bytes(),
+                (tmp_path / "ds_val.rec").read_bytes(),
+            )
+        )
     assert len(digests) == 1
-    order = [int(line.split("\t")[0]) for line in (tmp_path / "ds_train.lst").read_text().splitlines()]
+    order = [
+        int(line.split("\t")[0]) for line in (tmp_path / "ds_train.lst").read_text().splitlines()
+    ]
     assert read_ids(tmp_path / "ds_train.rec") == order
 
 
@@ -59,10 +69,15 @@ def test_bad_images_are_skipped_named_and_tabled(with_bad_images, tmp_path, recp
     root = with_bad_images
     recpack("list", tmp_path / "ds", root, "--no-shuffle")
     result = recpack("pack", tmp_path / "ds", root, "--resize", "64", "--workers", "2")
-    reasons = {line.split("\t")[1]: line.split("\t")[2]
-               for line in (tmp_path / "ds.skipped.tsv").read_text().splitlines()[1:]}
-    expected = {"wren/truncated.jpg": "truncated", "wren/empty.jpg": "empty file",
-                "wren/text.jpg": "not an image"}
+    reasons = {
+        line.split("\t")[1]: line.split("\t")[2]
+        for line in (tmp_path / "ds.skipped.tsv").read_text().splitlines()[1:]
+    }
+    expected = {
+        "wren/truncated.jpg": "truncated",
+        "wren/empty.jpg": "empty file",
+        "wren/text.jpg": "not an image",
+    }
     if os.geteuid() != 0:  # root reads mode-0 files
         expected["wren/locked.jpg"] = "permission denied"
     for path, reason in expected.items():
@@ -80,7 +95,9 @@ def test_on_error_fail_stops_and_leaves_no_output(with_bad_images, tmp_path, rec
 
 
 def test_malformed_list_is_rejected_before_packing(birds, tmp_path, recpack):
-    (tmp_path / "ds.lst").write_text("0\t0.000000\t0752/0752_0000.jpg\n1\tzero\t0752/0752_0001.jpg\n")
+    (tmp_path / "ds.lst").write_text(
+        "0\t0.000000\t0752/0752_0000.jpg\n1\tzero\t0752/0752_0001.jpg\n"
+    )
     result = recpack("pack", tmp_path / "ds", birds, check=False)
     assert result.returncode == 1
     assert f"{tmp_path / 'ds.lst'}:2: label 'zero'" in result.stderr
@@ -126,7 +143,9 @@ def test_pack_label_writes_every_label_column(birds, tmp_path, recpack):
 def test_decompression_bombs_become_a_skip_reason(tmp_path, recpack):
     root = tmp_path / "images" / "wren"
     root.mkdir(parents=True)
-    Image.new("L", (12000, 8000)).save(root / "bomb.png", optimize=True)  # 96 MP > Pillow's 89 MP limit
+    Image.new("L", (12000, 8000)).save(
+        root / "bomb.png", optimize=True
+    )  # 96 MP > Pillow's 89 MP limit
     synthetic.save(synthetic.photo(64, 48, 1), str(root / "ok.jpg"))
     recpack("list", tmp_path / "ds", tmp_path / "images")
     recpack("pack", tmp_path / "ds", tmp_path / "images", "--resize", "32")
@@ -138,9 +157,25 @@ def test_a_killed_run_leaves_no_partial_file_and_the_rerun_cleans_up(tmp_path, r
 
     root = linked_dataset(tmp_path / "images")
     recpack("list", tmp_path / "ds", root)
-    process = kill_when_writing([sys.executable, "-m", "recpack", "pack", str(tmp_path / "ds"), str(root),
-                                 "--resize", "256", "--workers", "2"], ".ds.rec.recpack-tmp.*", tmp_path)
-    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed mid-write"
+    process = kill_when_writing(
+        [
+            sys.executable,
+            "-m",
+            "recpack",
+            "pack",
+            str(tmp_path / "ds"),
+            str(root),
+            "--resize",
+            "256",
+            "--workers",
+            "2",
+        ],
+        ".ds.rec.recpack-tmp.*",
+        tmp_path,
+    )
+    assert process.returncode == -signal.SIGKILL, (
+        "the run ended before it could be killed mid-write"
+    )
     assert not (tmp_path / "ds.rec").exists() and not (tmp_path / "ds.idx").exists()
     assert list(tmp_path.glob(".ds.rec.recpack-tmp.*"))
     recpack("pack", tmp_path / "ds", root, "--resize", "256")
@@ -148,6 +183,7 @@ def test_a_killed_run_leaves_no_partial_file_and_the_rerun_cleans_up(tmp_path, r
     first = (tmp_path / "ds.rec").read_bytes()
     recpack("pack", tmp_path / "ds", root, "--resize", "256", "--workers", "1")
     assert (tmp_path / "ds.rec").read_bytes() == first
+
 
 def test_without_fork_a_spawned_pool_gives_the_same_bytes(birds, tmp_path, monkeypatch):
     """Windows has no fork: recpack falls back to spawned workers with identical output."""
@@ -162,11 +198,17 @@ def test_without_fork_a_spawned_pool_gives_the_same_bytes(birds, tmp_path, monke
     monkeypatch.setattr(pack_module, "_fork_available", lambda: False)
     spawned_pools = []
     real_get_context = multiprocessing.get_context
-    monkeypatch.setattr(multiprocessing, "get_context",
-                        lambda method=None: spawned_pools.append(method) or real_get_context(method))
+    monkeypatch.setattr(
+        multiprocessing,
+        "get_context",
+        lambda method=None: spawned_pools.append(method) or real_get_context(method),
+    )
     assert main(["pack", str(tmp_path / "ds"), str(birds), "--resize", "96", "--workers", "2"]) == 0
     assert "spawn" in spawned_pools
-    assert ((tmp_path / "ds_train.rec").read_bytes(), (tmp_path / "ds_train.idx").read_bytes()) == forked
+    assert (
+        (tmp_path / "ds_train.rec").read_bytes(),
+        (tmp_path / "ds_train.idx").read_bytes(),
+    ) == forked
 
 
 def test_a_fifo_in_the_list_is_skipped_not_waited_on(birds, tmp_path, recpack):
@@ -175,8 +217,12 @@ def test_a_fifo_in_the_list_is_skipped_not_waited_on(birds, tmp_path, recpack):
     os.mkfifo(root / "wren" / "pipe.jpg")
     synthetic.save(synthetic.photo(64, 48, 1), str(root / "wren" / "ok.jpg"))
     (tmp_path / "ds.lst").write_text("0\t0.000000\twren/pipe.jpg\n1\t0.000000\twren/ok.jpg\n")
-    result = subprocess.run([sys.executable, "-m", "recpack", "pack", str(tmp_path / "ds"), str(root)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "recpack", "pack", str(tmp_path / "ds"), str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "not a regular file" in (tmp_path / "ds.skipped.tsv").read_text()
 
@@ -202,8 +248,9 @@ def test_an_unreadable_file_is_skipped_with_its_reason_even_as_root(birds, tmp_p
 
 
 @pytest.mark.parametrize("failure, exit_code", [("killed", -signal.SIGKILL), ("bug", 1)])
-def test_a_worker_that_dies_stops_the_run_with_its_exit_code_and_no_output(birds, tmp_path, monkeypatch, capsys,
-                                                                            failure, exit_code):
+def test_a_worker_that_dies_stops_the_run_with_its_exit_code_and_no_output(
+    birds, tmp_path, monkeypatch, capsys, failure, exit_code
+):
     """An out-of-memory kill or a bug in a worker: a one-line error, exit 1, no .rec, the others stopped."""
     from recpack import pack as pack_module
     from recpack.cli import main
@@ -237,9 +284,14 @@ def test_a_full_disk_is_one_line_exit_1_and_no_output(birds, tmp_path, monkeypat
     def full_disk(fd, data):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(os, "write", full_disk)  # one worker: every write is the .rec's, in this process
+    monkeypatch.setattr(
+        os, "write", full_disk
+    )  # one worker: every write is the .rec's, in this process
     assert main(["pack", str(tmp_path / "ds"), str(birds), "--resize", "32", "--workers", "1"]) == 1
     err = capsys.readouterr().err
-    assert f"cannot write {tmp_path / 'ds'}.rec and .idx: No space left on device; no output was written" in err
+    assert (
+        f"cannot write {tmp_path / 'ds'}.rec and .idx: No space left on device; no output was written"
+        in err
+    )
     assert "Traceback" not in err
     assert sorted(os.listdir(tmp_path)) == ["ds.lst", "ds_labels.tsv"]

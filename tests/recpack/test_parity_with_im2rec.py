@@ -14,7 +14,7 @@ pytestmark = pytest.mark.oracle
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def records(rec_path):
@@ -42,10 +42,30 @@ def assert_same_images(ours_rec, theirs_rec, min_psnr=30.0):
 
 
 def test_no_stratify_lists_are_im2rec_lists_line_for_line(birds, tmp_path, im2rec, recpack):
-    im2rec("--list", "--recursive", "--train-ratio", "0.75", "--test-ratio", "0.1", tmp_path / "ref", birds)
-    recpack("list", tmp_path / "ours", birds, "--train-ratio", "0.75", "--test-ratio", "0.1", "--no-stratify")
+    im2rec(
+        "--list",
+        "--recursive",
+        "--train-ratio",
+        "0.75",
+        "--test-ratio",
+        "0.1",
+        tmp_path / "ref",
+        birds,
+    )
+    recpack(
+        "list",
+        tmp_path / "ours",
+        birds,
+        "--train-ratio",
+        "0.75",
+        "--test-ratio",
+        "0.1",
+        "--no-stratify",
+    )
     for split in ("train", "val", "test"):
-        assert (tmp_path / f"ours_{split}.lst").read_bytes() == (tmp_path / f"ref_{split}.lst").read_bytes()
+        assert (tmp_path / f"ours_{split}.lst").read_bytes() == (
+            tmp_path / f"ref_{split}.lst"
+        ).read_bytes()
 
 
 def test_im2rec_command_line_works_with_the_program_name_replaced(birds, tmp_path, im2rec, recpack):
@@ -56,14 +76,18 @@ def test_im2rec_command_line_works_with_the_program_name_replaced(birds, tmp_pat
     assert (tmp_path / "ours.rec").stat().st_size > 0
 
 
-@pytest.mark.parametrize("options", [
-    ["--resize", "256"],
-    ["--resize", "96", "--center-crop"],
-    ["--resize", "600"],  # upscaling, which im2rec does too
-    ["--center-crop"],
-    ["--resize", "128", "--color", "0"],
-    ["--resize", "128", "--encoding", ".png", "--quality", "3"],
-], ids=["resize256", "crop96", "upscale600", "crop-only", "grey", "png"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--resize", "256"],
+        ["--resize", "96", "--center-crop"],
+        ["--resize", "600"],  # upscaling, which im2rec does too
+        ["--center-crop"],
+        ["--resize", "128", "--color", "0"],
+        ["--resize", "128", "--encoding", ".png", "--quality", "3"],
+    ],
+    ids=["resize256", "crop96", "upscale600", "crop-only", "grey", "png"],
+)
 def test_packed_images_match_im2rec(birds, tmp_path, im2rec, recpack, options):
     recpack("list", tmp_path / "ds", birds, "--train-ratio", "0.75")
     shutil.copy(tmp_path / "ds_train.lst", tmp_path / "ref_train.lst")
@@ -72,8 +96,10 @@ def test_packed_images_match_im2rec(birds, tmp_path, im2rec, recpack, options):
     assert_same_images(tmp_path / "ds_train.rec", tmp_path / "ref_train.rec")
 
 
-_XMP_ROTATED = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-                b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+_XMP_ROTATED = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'
+)
 
 
 def _exif_rotated(path, orientation, image_format="JPEG", **save_options):
@@ -95,7 +121,9 @@ def _special_images(folder):
     synthetic.photo(300, 200, seed=5).save(folder / "xmp6.jpg", quality=92, xmp=_XMP_ROTATED)
     camera = Image.Exif()
     camera[0x010F] = "Canon"  # EXIF without an orientation, beside XMP with one
-    synthetic.photo(300, 200, seed=6).save(folder / "xmp6_exif.jpg", quality=92, xmp=_XMP_ROTATED, exif=camera)
+    synthetic.photo(300, 200, seed=6).save(
+        folder / "xmp6_exif.jpg", quality=92, xmp=_XMP_ROTATED, exif=camera
+    )
     base = synthetic.photo(280, 210, seed=3)
     base.convert("L").save(folder / "grey.jpg", quality=92)
     base.convert("CMYK").save(folder / "cmyk.jpg", quality=92)
@@ -114,12 +142,17 @@ def _special_images(folder):
     base.save(folder / "progressive.jpg", quality=90, progressive=True)
 
 
-@pytest.mark.parametrize("options", [["--resize", "100"], ["--resize", "100", "--color", "0"], []],
-                         ids=["colour", "grey", "full-size"])
+@pytest.mark.parametrize(
+    "options",
+    [["--resize", "100"], ["--resize", "100", "--color", "0"], []],
+    ids=["colour", "grey", "full-size"],
+)
 def test_orientation_colour_model_and_bit_depth_follow_opencv(tmp_path, im2rec, recpack, options):
     root = tmp_path / "special"
     _special_images(root / "all")
-    recpack("list", tmp_path / "ds", root, "--no-shuffle", "--exts", ".jpg", ".png", ".tif", ".webp")
+    recpack(
+        "list", tmp_path / "ds", root, "--no-shuffle", "--exts", ".jpg", ".png", ".tif", ".webp"
+    )
     shutil.copy(tmp_path / "ds.lst", tmp_path / "ref.lst")
     im2rec(*options, tmp_path / "ref", root)
     recpack("pack", tmp_path / "ds", root, *options)
@@ -131,9 +164,13 @@ def test_mxnet_reads_our_files_and_we_read_mxnets(birds, tmp_path, recpack):
 
     recpack("list", tmp_path / "ds", birds, "--train-ratio", "0.75")
     recpack("pack", tmp_path / "ds", birds, "--resize", "256")
-    entries = {int(line.split("\t")[0]): float(line.split("\t")[1])
-               for line in (tmp_path / "ds_train.lst").read_text().splitlines()}
-    reader = mx.recordio.MXIndexedRecordIO(str(tmp_path / "ds_train.idx"), str(tmp_path / "ds_train.rec"), "r")
+    entries = {
+        int(line.split("\t")[0]): float(line.split("\t")[1])
+        for line in (tmp_path / "ds_train.lst").read_text().splitlines()
+    }
+    reader = mx.recordio.MXIndexedRecordIO(
+        str(tmp_path / "ds_train.idx"), str(tmp_path / "ds_train.rec"), "r"
+    )
     assert sorted(reader.keys) == sorted(entries)
     for key in reader.keys:
         header, image = mx.recordio.unpack_img(reader.read_idx(key))
@@ -142,18 +179,29 @@ def test_mxnet_reads_our_files_and_we_read_mxnets(birds, tmp_path, recpack):
     reader.close()
 
     # The algorithm reads training data this way.
-    iterator = mx.io.ImageRecordIter(path_imgrec=str(tmp_path / "ds_train.rec"), data_shape=(3, 224, 224),
-                                     batch_size=1, shuffle=False)
+    iterator = mx.io.ImageRecordIter(
+        path_imgrec=str(tmp_path / "ds_train.rec"),
+        data_shape=(3, 224, 224),
+        batch_size=1,
+        shuffle=False,
+    )
     labels = []
     for batch in iterator:
         labels.extend(batch.label[0].asnumpy()[: batch.data[0].shape[0] - batch.pad].tolist())
-    order = [float(line.split("\t")[1]) for line in (tmp_path / "ds_train.lst").read_text().splitlines()]
+    order = [
+        float(line.split("\t")[1]) for line in (tmp_path / "ds_train.lst").read_text().splitlines()
+    ]
     assert labels == order
 
     # And the other way: records MXNet wrote, including payloads holding the magic word.
     writer = mx.recordio.MXIndexedRecordIO(str(tmp_path / "mx.idx"), str(tmp_path / "mx.rec"), "w")
-    payloads = {0: b"plain", 1: recordio.MAGIC_BYTES * 3 + b"xy", 2: b"ab" + recordio.MAGIC_BYTES + b"cd" * 9,
-                3: b"", 4: b"\0" * 4 + recordio.MAGIC_BYTES}
+    payloads = {
+        0: b"plain",
+        1: recordio.MAGIC_BYTES * 3 + b"xy",
+        2: b"ab" + recordio.MAGIC_BYTES + b"cd" * 9,
+        3: b"",
+        4: b"\0" * 4 + recordio.MAGIC_BYTES,
+    }
     for key, payload in payloads.items():
         writer.write_idx(key, payload)
     writer.close()
@@ -175,27 +223,37 @@ def test_multi_label_records_match_mxnet_pack(tmp_path):
 
     header = mx.recordio.IRHeader(0, [1.0, 2.5, 3.0], 42, 0)
     assert recordio.pack([1.0, 2.5, 3.0], 42, b"img") == mx.recordio.pack(header, b"img")
-    assert recordio.pack(7.0, 9, b"img") == mx.recordio.pack(mx.recordio.IRHeader(0, 7.0, 9, 0), b"img")
+    assert recordio.pack(7.0, 9, b"img") == mx.recordio.pack(
+        mx.recordio.IRHeader(0, 7.0, 9, 0), b"img"
+    )
     parsed, body = recordio.unpack(mx.recordio.pack(header, b"img"))
-    assert parsed.flag == 3 and parsed.label == (1.0, 2.5, 3.0) and parsed.id == 42 and body == b"img"
+    assert (
+        parsed.flag == 3 and parsed.label == (1.0, 2.5, 3.0) and parsed.id == 42 and body == b"img"
+    )
 
 
 def test_engine_im2rec_runs_mxnets_tool_with_the_same_arguments(birds, tmp_path, recpack):
     recpack("list", tmp_path / "ds", birds, "--train-ratio", "0.75")
-    recpack("pack", tmp_path / "ds", birds, "--resize", "64", "--engine", "im2rec", "--workers", "2")
+    recpack(
+        "pack", tmp_path / "ds", birds, "--resize", "64", "--engine", "im2rec", "--workers", "2"
+    )
     shutil.copy(tmp_path / "ds_train.rec", tmp_path / "by_im2rec.rec")
     recpack("pack", tmp_path / "ds", birds, "--resize", "64")
     assert_same_images(tmp_path / "ds_train.rec", tmp_path / "by_im2rec.rec")
 
 
-def test_resized_images_are_closer_to_a_full_resolution_resize_than_im2recs(tmp_path, im2rec, recpack):
+def test_resized_images_are_closer_to_a_full_resolution_resize_than_im2recs(
+    tmp_path, im2rec, recpack
+):
     """Quality guard for recpack's shortcuts (DCT-scaled decode, nearest pixel for the last mild
     shrink): on sharp thin lines, where aliasing shows, each image is at least as close to a
     full-resolution Lanczos resize as im2rec.py's own (bilinear from full size)."""
     root = tmp_path / "sharp"
     (root / "lines").mkdir(parents=True)
     # ~1 MP photos (DCT-scaled decode, then the nearest pixel) and CUB-200-sized ones (full-size decode).
-    for seed, size in enumerate([(1150, 760), (760, 1150), (1300, 900), (1000, 700), (500, 375), (375, 500)]):
+    for seed, size in enumerate(
+        [(1150, 760), (760, 1150), (1300, 900), (1000, 700), (500, 375), (375, 500)]
+    ):
         synthetic.sharp_photo(*size, seed).save(root / "lines" / f"{seed}.jpg", quality=90)
     recpack("list", tmp_path / "ds", root, "--no-shuffle")
     shutil.copy(tmp_path / "ds.lst", tmp_path / "ref.lst")
@@ -205,5 +263,7 @@ def test_resized_images_are_closer_to_a_full_resolution_resize_than_im2recs(tmp_
     for line in (tmp_path / "ds.lst").read_text().splitlines():
         key, _, relative = line.split("\t")
         full = Image.open(root / relative).convert("RGB")
-        ideal = np.asarray(full.resize(ours[int(key)][1].shape[1::-1], Image.Resampling.LANCZOS))[:, :, ::-1]
+        ideal = np.asarray(full.resize(ours[int(key)][1].shape[1::-1], Image.Resampling.LANCZOS))[
+            :, :, ::-1
+        ]
         assert psnr(ours[int(key)][1], ideal) >= psnr(theirs[int(key)][1], ideal), relative

@@ -7,8 +7,11 @@ from recpack import recordio
 
 magic = recordio.MAGIC_BYTES
 # Payloads built from pieces so the magic word lands at aligned and unaligned offsets.
-payloads = st.lists(st.sampled_from([magic, b"\x00", b"ab", b"\x0a\x23", b"xyz!", b"\xd7\xce"]) | st.binary(max_size=9),
-                    max_size=12).map(b"".join)
+payloads = st.lists(
+    st.sampled_from([magic, b"\x00", b"ab", b"\x0a\x23", b"xyz!", b"\xd7\xce"])
+    | st.binary(max_size=9),
+    max_size=12,
+).map(b"".join)
 
 
 def write_all(tmp_path, items, name="t"):
@@ -61,15 +64,21 @@ def test_ir_header_single_and_multi_label():
     assert (header.flag, header.label, body) == (2, (1.0, 0.5), b"x")
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda data: data + b"garbage!", "bad magic"),
-    (lambda data: data[:-3], "truncated record"),
-    (lambda data: data[:5], "truncated record header"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda data: data + b"garbage!", "bad magic"),
+        (lambda data: data[:-3], "truncated record"),
+        (lambda data: data[:5], "truncated record header"),
+    ],
+)
 def test_damaged_files_name_the_offset(tmp_path, damage, message):
     rec, _ = write_all(tmp_path, [b"first record", b"second"])
     rec.write_bytes(damage(rec.read_bytes()))
-    with pytest.raises(recordio.RecordIOError, match=message) as caught, recordio.RecordReader(rec) as reader:
+    with (
+        pytest.raises(recordio.RecordIOError, match=message) as caught,
+        recordio.RecordReader(rec) as reader,
+    ):
         list(reader)
     assert "offset" in str(caught.value) and str(rec) in str(caught.value)
 

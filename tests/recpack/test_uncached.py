@@ -14,13 +14,17 @@ from recpack.uncached import UncachedWriter
 BLOCK = 1 << 20
 
 # Chunk sizes around the buffer and alignment edges; each chunk's bytes differ so misplaced ones show.
-chunk_sizes = st.lists(st.sampled_from([0, 1, 7, 4095, 4096, 4097, 30_000, BLOCK - 1, BLOCK, BLOCK + 1]),
-                       max_size=6)
+chunk_sizes = st.lists(
+    st.sampled_from([0, 1, 7, 4095, 4096, 4097, 30_000, BLOCK - 1, BLOCK, BLOCK + 1]), max_size=6
+)
 
 
 def _chunks(sizes):
-    return [bytes([(number * 37 + offset) % 251 for offset in range(min(size, 251))]) * (size // 251 + 1)
-            for number, size in enumerate(sizes)]
+    return [
+        bytes([(number * 37 + offset) % 251 for offset in range(min(size, 251))])
+        * (size // 251 + 1)
+        for number, size in enumerate(sizes)
+    ]
 
 
 def _sized(chunks, sizes):
@@ -37,7 +41,7 @@ def test_the_file_holds_exactly_what_was_written(tmp_path_factory, sizes, flush_
             assert writer.write(memoryview(chunk) if number % 2 else chunk) == len(chunk)
             if number == flush_after:  # a flush in the middle: later writes must continue after it
                 writer.flush()
-                assert path.read_bytes() == b"".join(chunks[:number + 1])
+                assert path.read_bytes() == b"".join(chunks[: number + 1])
         writer.flush()
         writer.flush()
     assert path.read_bytes() == b"".join(chunks)

@@ -21,10 +21,13 @@ def test_verify_reports_counts_and_sizes(packed, recpack):
     assert "image sizes from 64x" in result.stdout
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda rec: rec.write_bytes(rec.read_bytes() + b"\x01\x02\x03\x04junk"), "bad magic"),
-    (lambda rec: rec.write_bytes(rec.read_bytes()[:-100]), "truncated record"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda rec: rec.write_bytes(rec.read_bytes() + b"\x01\x02\x03\x04junk"), "bad magic"),
+        (lambda rec: rec.write_bytes(rec.read_bytes()[:-100]), "truncated record"),
+    ],
+)
 def test_verify_names_the_first_corrupt_offset(packed, tmp_path, recpack, damage, message):
     for suffix in (".rec", ".idx"):
         (tmp_path / f"x{suffix}").write_bytes((packed / f"ds_train{suffix}").read_bytes())
@@ -43,7 +46,11 @@ def test_verify_detects_an_image_that_does_not_decode(packed, tmp_path, recpack)
         for payload in payloads:
             writer.write(payload, recordio.unpack(payload)[0].id)
     result = recpack("verify", tmp_path / "x.rec", check=False)
-    assert result.returncode == 1 and "record 4 at byte offset" in result.stderr and "does not decode" in result.stderr
+    assert (
+        result.returncode == 1
+        and "record 4 at byte offset" in result.stderr
+        and "does not decode" in result.stderr
+    )
 
 
 def test_verify_checks_ids_against_the_index(packed, tmp_path, recpack):
@@ -62,13 +69,16 @@ def test_every_command_has_help(command, recpack):
     assert "usage: recpack " + command in result.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["pack", "p", "r", "--quality", "101"], "out of range (1..100)"),
-    (["pack", "p", "r", "--color", "2"], "invalid choice"),
-    (["pack", "p", "r", "--workers", "0"], "below 1"),
-    (["list", "p"], "required: ROOT"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["pack", "p", "r", "--quality", "101"], "out of range (1..100)"),
+        (["pack", "p", "r", "--color", "2"], "invalid choice"),
+        (["pack", "p", "r", "--workers", "0"], "below 1"),
+        (["list", "p"], "required: ROOT"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_usage_errors_exit_2_with_a_message(args, message, recpack):
     result = recpack(*args, check=False)
     assert result.returncode == 2 and message in result.stderr

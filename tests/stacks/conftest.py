@@ -147,7 +147,9 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def algorithm_epoch_lines(epoch, train, seconds, validation=None, top_k=None, validation_top_k=None):
+def algorithm_epoch_lines(
+    epoch, train, seconds, validation=None, top_k=None, validation_top_k=None
+):
     """One epoch as the Image Classification algorithm logs it, progress lines included: the input of
     the Report step's parser and of `make results`."""
     prefix = "[11/21/2026 12:20:42 INFO 140558353856320]"

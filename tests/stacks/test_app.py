@@ -8,8 +8,11 @@ from .conftest import DEFAULT_STACK, MULTI_ACCOUNTS, REPO
 def test_offline_synth_needs_no_lookups_and_is_environment_agnostic(cli_assembly):
     manifest = cli_assembly.manifest
     assert "missing" not in manifest  # no context lookups to resolve against an account
-    stacks = {name: artifact for name, artifact in manifest["artifacts"].items()
-              if artifact["type"] == "aws:cloudformation:stack"}
+    stacks = {
+        name: artifact
+        for name, artifact in manifest["artifacts"].items()
+        if artifact["type"] == "aws:cloudformation:stack"
+    }
     assert list(stacks) == [DEFAULT_STACK]
     assert stacks[DEFAULT_STACK]["environment"] == "aws://unknown-account/unknown-region"
     assert not (REPO / "cdk.context.json").exists()
@@ -17,7 +20,9 @@ def test_offline_synth_needs_no_lookups_and_is_environment_agnostic(cli_assembly
 
 def test_accounts_give_one_stack_per_environment(multi_account_app):
     _, assembly = multi_account_app
-    environments = sorted((s.environment.account, s.environment.region, s.stack_name) for s in assembly.stacks)
+    environments = sorted(
+        (s.environment.account, s.environment.region, s.stack_name) for s in assembly.stacks
+    )
     assert environments == [
         (entry["account"], entry["region"], DEFAULT_STACK) for entry in MULTI_ACCOUNTS
     ]

@@ -29,10 +29,19 @@ def test_every_recpack_command_of_the_buildspec_exists(template):
     assert invocations
     for subcommand in sorted({words[1] for words in invocations}):
         result = subprocess.run(
-            [str(VENV_BIN / "recpack"), subcommand, "--help"], capture_output=True, text=True, timeout=120
+            [str(VENV_BIN / "recpack"), subcommand, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert result.returncode == 0, f"recpack {subcommand} --help: {result.stderr}"
         # Every option the buildspec passes is one the subcommand documents.
-        options = {word for words in invocations if words[1] == subcommand for word in words if word.startswith("--")}
+        options = {
+            word
+            for words in invocations
+            if words[1] == subcommand
+            for word in words
+            if word.startswith("--")
+        }
         missing = sorted(option for option in options if option not in result.stdout)
         assert not missing, f"recpack {subcommand} --help does not mention {missing}"

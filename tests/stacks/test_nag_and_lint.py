@@ -68,14 +68,20 @@ def test_every_acknowledgment_gives_a_concrete_reason(multi_account_app):
         assert rule_id.removeprefix("Annotation::").startswith("AwsSolutions-"), (path, rule_id)
         assert len(reason) >= 60, (path, rule_id, reason)
     # IAM5 is acknowledged finding by finding, never for the whole rule.
-    assert not [rule_id for _, rule_id, _ in found if rule_id.removeprefix("Annotation::") == "AwsSolutions-IAM5"]
+    assert not [
+        rule_id
+        for _, rule_id, _ in found
+        if rule_id.removeprefix("Annotation::") == "AwsSolutions-IAM5"
+    ]
 
 
 @pytest.fixture(scope="module")
 def all_templates(cli_assembly, multi_account_app):
     _, assembly = multi_account_app
     return cli_assembly.template_paths() + sorted(
-        path for stack in assembly.stacks for path in [assembly.directory + "/" + stack.template_file]
+        path
+        for stack in assembly.stacks
+        for path in [assembly.directory + "/" + stack.template_file]
     )
 
 

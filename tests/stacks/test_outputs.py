@@ -48,5 +48,6 @@ def test_overrides_in_the_start_command_pass_the_same_validator():
     from stacks.training.runtime.workshop_runtime.hyperparameters import validate_hyperparameters
 
     assert validate_hyperparameters({"epochs": 25, "checkpoint_frequency": 25}) == {
-        "epochs": "25", "checkpoint_frequency": "25",
+        "epochs": "25",
+        "checkpoint_frequency": "25",
     }

@@ -61,7 +61,9 @@ def test_class_subset_is_passed_only_when_set():
 
     from .conftest import cdk_json_context
 
-    settings = load_settings({**cdk_json_context(), "workshop.packaging.classes": '["0752", "Purple Martin"]'})
+    settings = load_settings(
+        {**cdk_json_context(), "workshop.packaging.classes": '["0752", "Purple Martin"]'}
+    )
     assert build_command(settings).endswith("--quality 95 --classes '0752,Purple Martin'")
 
 
@@ -79,11 +81,16 @@ def s3_event(key: str, bucket: str = BUCKET, detail_type: str = "Object Created"
 
 @pytest.fixture(scope="module")
 def pattern(rule):
-    concrete = json.dumps(rule["EventPattern"]).replace('{"Ref": "StorageBucket5CB7C8EA"}', json.dumps(BUCKET))
+    concrete = json.dumps(rule["EventPattern"]).replace(
+        '{"Ref": "StorageBucket5CB7C8EA"}', json.dumps(BUCKET)
+    )
     return EventPattern.load(concrete)
 
 
-@pytest.mark.parametrize("key", ["raw/birds.zip", "raw/birds.tar", "raw/birds.tar.gz", "raw/birds.tgz", "raw/2026/nabirds.zip"])
+@pytest.mark.parametrize(
+    "key",
+    ["raw/birds.zip", "raw/birds.tar", "raw/birds.tar.gz", "raw/birds.tgz", "raw/2026/nabirds.zip"],
+)
 def test_rule_starts_the_build_for_archives_under_raw(pattern, key):
     assert pattern.matches_event(s3_event(key))
 
@@ -117,9 +124,13 @@ def test_rule_passes_the_uploaded_key_to_the_build(rule):
     assert render(target["Arn"]) == "<PackagingBuildProject589A4C3B.Arn>"
     transformer = target["InputTransformer"]
     assert transformer["InputPathsMap"] == {"detail-object-key": "$.detail.object.key"}
-    rendered = transformer["InputTemplate"].replace("<detail-object-key>", json.dumps("raw/birds.zip"))
+    rendered = transformer["InputTemplate"].replace(
+        "<detail-object-key>", json.dumps("raw/birds.zip")
+    )
     assert json.loads(rendered) == {
-        "environmentVariablesOverride": [{"name": "SOURCE_KEY", "type": "PLAINTEXT", "value": "raw/birds.zip"}]
+        "environmentVariablesOverride": [
+            {"name": "SOURCE_KEY", "type": "PLAINTEXT", "value": "raw/birds.zip"}
+        ]
     }
     assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 86400
 
@@ -130,12 +141,22 @@ def test_build_role_reads_raw_and_replaces_only_the_channels(template):
     assert statement_by_sid(statements, "ReadRawArchives")["Resource"] == f"{bucket}/raw/*"
     replace = statement_by_sid(statements, "ReplaceChannels")
     assert replace["Resource"] == [f"{bucket}/train/*", f"{bucket}/validation/*"]
-    assert sorted(replace["Action"]) == ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    assert sorted(replace["Action"]) == [
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
+        "s3:GetObject",
+        "s3:PutObject",
+    ]
     assert statement_by_sid(statements, "WriteManifest")["Resource"] == f"{bucket}/manifest.json"
     listing = statement_by_sid(statements, "ListRawAndChannels")
     assert listing["Resource"] == bucket
     assert listing["Condition"]["StringLike"]["s3:prefix"] == [
-        "raw/", "raw/*", "train/", "train/*", "validation/", "validation/*",
+        "raw/",
+        "raw/*",
+        "train/",
+        "train/*",
+        "validation/",
+        "validation/*",
     ]
     # Nothing may write under raw/: a write there would start the build again.
     for statement in statements:
@@ -149,7 +170,8 @@ def test_build_reads_its_source_asset_with_named_actions_only(template):
     assert sorted(fetch["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"]
     assert ASSET_KEY.search(json.dumps(fetch["Resource"]))
     assert sorted(statement_by_sid(statements, "LocateSourceBucket")["Action"]) == [
-        "s3:GetBucketAcl", "s3:GetBucketLocation",
+        "s3:GetBucketAcl",
+        "s3:GetBucketLocation",
     ]
     # CDK's Source.s3 grant (s3:GetObject*, s3:GetBucket*, s3:List*) is not in the template.
     default_policy = policy_statements(template, "PackagingBuildProjectRoleDefaultPolicy")

@@ -16,30 +16,48 @@ CHECKOV = REPO / ".venv" / "checkov" / "bin" / "checkov"
 # given a reason here.
 CHECKOV_SKIPS = {
     "CKV_AWS_18": "S3 access logging needs a second bucket per account; CloudTrail data events are the "
-                  "audit trail for a workshop bucket that lives for a day",
+    "audit trail for a workshop bucket that lives for a day",
     "CKV_AWS_115": "Reserved concurrency takes from the account's unreserved pool, which is 10 in new "
-                   "accounts; one workshop run invokes each function once",
+    "accounts; one workshop run invokes each function once",
     "CKV_AWS_116": "The functions are invoked synchronously (Step Functions, CloudFormation); a DLQ only "
-                   "applies to asynchronous invocation, and failures surface in the execution",
+    "applies to asynchronous invocation, and failures surface in the execution",
     "CKV_AWS_117": "The functions call only public AWS APIs; a VPC would add NAT or endpoint costs to "
-                   "every account for no isolation gain",
+    "every account for no isolation gain",
     "CKV_AWS_158": "Log groups are encrypted at rest with CloudWatch's keys; a customer-managed KMS key "
-                   "per account costs money and a key policy for logs that hold no secrets",
+    "per account costs money and a key policy for logs that hold no secrets",
     "CKV_AWS_173": "The environment variables hold bucket names, prefixes and hyperparameters, no "
-                   "secrets; Lambda encrypts them at rest with its own key",
+    "secrets; Lambda encrypts them at rest with its own key",
 }
 
 # CDK's own helper functions, whose policies CDK writes (not ours): bucket auto-delete on destroy,
 # bucket notifications, and the custom-resource provider framework.
-CDK_INTERNAL = ("Custom::S3AutoDeleteObjects", "BucketNotificationsHandler", "/framework-onEvent/",
-                "/Provider/framework")
+CDK_INTERNAL = (
+    "Custom::S3AutoDeleteObjects",
+    "BucketNotificationsHandler",
+    "/framework-onEvent/",
+    "/Provider/framework",
+)
 
 
 def checkov_report(template_path) -> dict[str, Any]:
     result = subprocess.run(
-        [str(CHECKOV), "--file", str(template_path), "--framework", "cloudformation", "--output", "json",
-         "--skip-download", "--compact", "--quiet", "--skip-check", ",".join(sorted(CHECKOV_SKIPS))],
-        capture_output=True, text=True, timeout=600,
+        [
+            str(CHECKOV),
+            "--file",
+            str(template_path),
+            "--framework",
+            "cloudformation",
+            "--output",
+            "json",
+            "--skip-download",
+            "--compact",
+            "--quiet",
+            "--skip-check",
+            ",".join(sorted(CHECKOV_SKIPS)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.stdout.strip(), result.stderr[-2000:]
     report = json.loads(result.stdout)
@@ -51,7 +69,10 @@ def test_checkov_passes_every_template_with_only_justified_skips(cli_assembly):
         pytest.fail("checkov is missing: `make setup` installs it into .venv/checkov")
     for path in cli_assembly.template_paths():
         report = checkov_report(path)
-        failed = [(c["check_id"], c["resource"]) for c in report.get("results", {}).get("failed_checks", [])]
+        failed = [
+            (c["check_id"], c["resource"])
+            for c in report.get("results", {}).get("failed_checks", [])
+        ]
         assert failed == [], f"{path.name}: {failed}"
         assert report["summary"]["passed"] > 100
     assert all(len(reason) > 40 for reason in CHECKOV_SKIPS.values())
@@ -77,8 +98,12 @@ def our_statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]
 def test_no_statement_of_ours_has_a_wildcard_action(template):
     statements = our_statements(template)
     assert len(statements) > 20
-    wild = [(logical_id, action) for logical_id, statement in statements
-            for action in as_list(statement.get("Action", [])) if "*" in action]
+    wild = [
+        (logical_id, action)
+        for logical_id, statement in statements
+        for action in as_list(statement.get("Action", []))
+        if "*" in action
+    ]
     assert wild == []
     assert not [s for _, s in statements if "NotAction" in s]
 
@@ -101,12 +126,15 @@ def test_bucket_resources_are_scoped_to_prefixes_or_named_objects(template):
         for resource in as_list(statement.get("Resource", [])):
             if not isinstance(resource, str) or not resource.startswith(BUCKET_ARN):
                 continue
-            key = resource[len(BUCKET_ARN):].lstrip("/")
+            key = resource[len(BUCKET_ARN) :].lstrip("/")
             checked += 1
             if not key:  # the bucket itself: listing only, and only under named prefixes
                 assert actions <= {"s3:ListBucket", "s3:GetBucketLocation"}, (logical_id, statement)
                 if "s3:ListBucket" in actions:
-                    assert "s3:prefix" in json.dumps(statement.get("Condition", {})), (logical_id, statement)
+                    assert "s3:prefix" in json.dumps(statement.get("Condition", {})), (
+                        logical_id,
+                        statement,
+                    )
                 continue
             assert not key.startswith("*"), f"{logical_id}: every object of the bucket: {resource}"
     assert checked >= 8  # the build, the execution role and the functions all touch the bucket
@@ -121,10 +149,21 @@ def test_the_packaging_build_can_write_only_the_channels_and_the_manifest(templa
         roles = [render(r).strip("<>") for r in policy["Properties"].get("Roles", [])]
         if role_id in roles:
             statements += render(policy["Properties"]["PolicyDocument"]["Statement"])
-    s3_writes = {"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload",
-                 "s3:PutObjectAcl", "s3:PutObjectTagging", "s3:RestoreObject"}
+    s3_writes = {
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:AbortMultipartUpload",
+        "s3:PutObjectAcl",
+        "s3:PutObjectTagging",
+        "s3:RestoreObject",
+    }
     written = set()
     for statement in statements:
         if s3_writes & set(as_list(statement["Action"])):
             written |= set(as_list(statement["Resource"]))
-    assert written == {f"{BUCKET_ARN}/train/*", f"{BUCKET_ARN}/validation/*", f"{BUCKET_ARN}/manifest.json"}
+    assert written == {
+        f"{BUCKET_ARN}/train/*",
+        f"{BUCKET_ARN}/validation/*",
+        f"{BUCKET_ARN}/manifest.json",
+    }

@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from stacks.settings import IMAGE_CLASSIFICATION_ACCOUNTS, SettingsError, load_settings, merged_settings
+from stacks.settings import (
+    IMAGE_CLASSIFICATION_ACCOUNTS,
+    SettingsError,
+    load_settings,
+    merged_settings,
+)
 
 from .conftest import cdk_json_context, run_cdk
 
@@ -29,22 +34,46 @@ def test_defaults_are_the_lab_values(lab2_hyperparameters):
     settings = settings_with()
     assert settings.training.hyperparameters == lab2_hyperparameters
     assert settings.training.instance_types == (
-        "ml.g4dn.xlarge", "ml.g5.xlarge", "ml.g4dn.2xlarge", "ml.p3.2xlarge", "ml.p2.xlarge",
+        "ml.g4dn.xlarge",
+        "ml.g5.xlarge",
+        "ml.g4dn.2xlarge",
+        "ml.p3.2xlarge",
+        "ml.p2.xlarge",
     )
-    assert (settings.packaging.train_ratio, settings.packaging.resize, settings.packaging.quality) == (0.75, 256, 95)
+    assert (
+        settings.packaging.train_ratio,
+        settings.packaging.resize,
+        settings.packaging.quality,
+    ) == (0.75, 256, 95)
     assert settings.packaging.classes == ()
-    assert vars(settings.prefixes) == {"raw": "raw/", "train": "train/", "validation": "validation/", "output": "output/"}
+    assert vars(settings.prefixes) == {
+        "raw": "raw/",
+        "train": "train/",
+        "validation": "validation/",
+        "output": "output/",
+    }
     assert settings.accounts == ()
     assert settings.retain_bucket is False
-    assert (settings.training.request_quota_increase, settings.training.require_gpu_quota) == (False, False)
+    assert (settings.training.request_quota_increase, settings.training.require_gpu_quota) == (
+        False,
+        False,
+    )
     assert settings.training.preflight_on_every_deploy is True
 
 
 def test_every_default_lives_in_cdk_json():
     workshop = cdk_json_context()["workshop"]
     assert set(workshop) == {
-        "stackName", "accounts", "retainBucket", "prefixes", "manifestKey", "noncurrentVersionExpirationDays",
-        "abortIncompleteMultipartUploadDays", "logRetentionDays", "packaging", "training",
+        "stackName",
+        "accounts",
+        "retainBucket",
+        "prefixes",
+        "manifestKey",
+        "noncurrentVersionExpirationDays",
+        "abortIncompleteMultipartUploadDays",
+        "logRetentionDays",
+        "packaging",
+        "training",
     }
 
 
@@ -79,7 +108,9 @@ def test_whole_block_as_json_string_is_accepted():
 
 
 def test_accounts_give_environments():
-    settings = settings_with(accounts=json.dumps([{"account": "111111111111", "region": "eu-west-1"}]))
+    settings = settings_with(
+        accounts=json.dumps([{"account": "111111111111", "region": "eu-west-1"}])
+    )
     assert [(e.account, e.region) for e in settings.accounts] == [("111111111111", "eu-west-1")]
 
 
@@ -89,28 +120,58 @@ def test_accounts_give_environments():
         ({"bucketName": '"x"'}, "workshop.bucketName: unknown setting"),
         ({"training.gpu": "1"}, "workshop.training.gpu: unknown setting"),
         ({"prefixes.raw.deeper": "1"}, "workshop.prefixes.raw.deeper: unknown setting"),
-        ({"retainBucket": "yes"}, 'workshop.retainBucket: expected true or false, got string "yes"'),
+        (
+            {"retainBucket": "yes"},
+            'workshop.retainBucket: expected true or false, got string "yes"',
+        ),
         ({"packaging.resize": '"256"'}, "workshop.packaging.resize: expected an integer"),
         ({"packaging.classes": '"0752"'}, "workshop.packaging.classes: expected a list of strings"),
-        ({"training.instanceTypes": "[]"}, "workshop.training.instanceTypes: must list at least one"),
-        ({"training.instanceTypes": '["g4dn.xlarge"]'}, "workshop.training.instanceTypes[0]: 'g4dn.xlarge' is not"),
+        (
+            {"training.instanceTypes": "[]"},
+            "workshop.training.instanceTypes: must list at least one",
+        ),
+        (
+            {"training.instanceTypes": '["g4dn.xlarge"]'},
+            "workshop.training.instanceTypes[0]: 'g4dn.xlarge' is not",
+        ),
         ({"packaging.resize": "0"}, "workshop.packaging.resize: 0 must be a positive integer"),
-        ({"training.volumeSizeGb": "-5"}, "workshop.training.volumeSizeGb: -5 must be a positive integer"),
-        ({"training.maxRuntimeSeconds": "0"}, "workshop.training.maxRuntimeSeconds: 0 must be a positive"),
+        (
+            {"training.volumeSizeGb": "-5"},
+            "workshop.training.volumeSizeGb: -5 must be a positive integer",
+        ),
+        (
+            {"training.maxRuntimeSeconds": "0"},
+            "workshop.training.maxRuntimeSeconds: 0 must be a positive",
+        ),
         ({"packaging.trainRatio": "1"}, "workshop.packaging.trainRatio: 1 must be between 0 and 1"),
         ({"packaging.quality": "101"}, "workshop.packaging.quality: 101 must be between 1 and 100"),
         ({"logRetentionDays": "10"}, "workshop.logRetentionDays: 10 is not one of"),
         ({"training.jobNamePrefix": "Birds"}, "workshop.training.jobNamePrefix: 'Birds' must be"),
         ({"prefixes.train": "raw/train/"}, "workshop.prefixes.raw: 'raw/' overlaps prefixes.train"),
-        ({"prefixes.output": "output"}, "workshop.prefixes.output: 'output' must be a relative key prefix"),
-        ({"manifestKey": "raw/manifest.json"}, "workshop.manifestKey: 'raw/manifest.json' is under prefixes.raw"),
-        ({"accounts": '[{"account": "1234", "region": "eu-west-1"}]'}, "workshop.accounts[0].account: '1234'"),
-        ({"accounts": '[{"account": "111111111111", "region": "mars-1"}]'}, "workshop.accounts[0].region"),
+        (
+            {"prefixes.output": "output"},
+            "workshop.prefixes.output: 'output' must be a relative key prefix",
+        ),
+        (
+            {"manifestKey": "raw/manifest.json"},
+            "workshop.manifestKey: 'raw/manifest.json' is under prefixes.raw",
+        ),
+        (
+            {"accounts": '[{"account": "1234", "region": "eu-west-1"}]'},
+            "workshop.accounts[0].account: '1234'",
+        ),
+        (
+            {"accounts": '[{"account": "111111111111", "region": "mars-1"}]'},
+            "workshop.accounts[0].region",
+        ),
         (
             {"accounts": '[{"account": "111111111111", "region": "af-south-1"}]'},
             "workshop.accounts[0].region: af-south-1 has no image-classification image",
         ),
-        ({"accounts": '[{"account": "111111111111"}]'}, "workshop.accounts[0].region: expected a string"),
+        (
+            {"accounts": '[{"account": "111111111111"}]'},
+            "workshop.accounts[0].region: expected a string",
+        ),
         ({"accounts": '{"account": "111111111111"}'}, "workshop.accounts: expected a list"),
     ],
 )
@@ -121,13 +182,34 @@ def test_invalid_settings_name_the_setting(overrides, expected):
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"training.hyperparameters.num_layers": "17"}, "workshop.training.hyperparameters.num_layers = 17: must be one of 18, 34, 50"),
-        ({"training.hyperparameters.optimizer": "adagrad"}, "workshop.training.hyperparameters.optimizer = 'adagrad': must be one of sgd"),
-        ({"training.hyperparameters.checkpoint_frequency": "16"}, "workshop.training.hyperparameters.checkpoint_frequency = 16: must be no greater than"),
-        ({"training.hyperparameters.image_shape": '"224,224"'}, "workshop.training.hyperparameters.image_shape = '224,224': must be 'channels,height,width'"),
-        ({"training.hyperparameters.mini_batch_size": "0"}, "workshop.training.hyperparameters.mini_batch_size = 0: must be a whole number >= 1"),
-        ({"training.hyperparameters.learning_rate": "1.5"}, "workshop.training.hyperparameters.learning_rate = 1.5: must be a number in [0, 1]"),
-        ({"training.hyperparameters.num_epochs": "3"}, "workshop.training.hyperparameters.num_epochs is not a hyperparameter"),
+        (
+            {"training.hyperparameters.num_layers": "17"},
+            "workshop.training.hyperparameters.num_layers = 17: must be one of 18, 34, 50",
+        ),
+        (
+            {"training.hyperparameters.optimizer": "adagrad"},
+            "workshop.training.hyperparameters.optimizer = 'adagrad': must be one of sgd",
+        ),
+        (
+            {"training.hyperparameters.checkpoint_frequency": "16"},
+            "workshop.training.hyperparameters.checkpoint_frequency = 16: must be no greater than",
+        ),
+        (
+            {"training.hyperparameters.image_shape": '"224,224"'},
+            "workshop.training.hyperparameters.image_shape = '224,224': must be 'channels,height,width'",
+        ),
+        (
+            {"training.hyperparameters.mini_batch_size": "0"},
+            "workshop.training.hyperparameters.mini_batch_size = 0: must be a whole number >= 1",
+        ),
+        (
+            {"training.hyperparameters.learning_rate": "1.5"},
+            "workshop.training.hyperparameters.learning_rate = 1.5: must be a number in [0, 1]",
+        ),
+        (
+            {"training.hyperparameters.num_epochs": "3"},
+            "workshop.training.hyperparameters.num_epochs is not a hyperparameter",
+        ),
     ],
 )
 def test_hyperparameters_are_checked_by_the_runtime_validator(overrides, expected):
@@ -136,7 +218,10 @@ def test_hyperparameters_are_checked_by_the_runtime_validator(overrides, expecte
 
 def test_several_bad_hyperparameters_still_give_one_line():
     message = error_for(
-        **{"training.hyperparameters.num_layers": "17", "training.hyperparameters.optimizer": "adagrad"}
+        **{
+            "training.hyperparameters.num_layers": "17",
+            "training.hyperparameters.optimizer": "adagrad",
+        }
     )
     assert "num_layers" in message and "optimizer" in message
 
@@ -149,17 +234,32 @@ def test_image_accounts_cover_the_documented_regions():
 
 def test_cdk_synth_with_a_bad_value_fails_with_one_line_and_no_traceback(tmp_path):
     result = run_cdk(
-        "synth", "--quiet", "--output", str(tmp_path / "out"),
-        "-c", "workshop.training.hyperparameters.num_layers=17",
+        "synth",
+        "--quiet",
+        "--output",
+        str(tmp_path / "out"),
+        "-c",
+        "workshop.training.hyperparameters.num_layers=17",
     )
     assert result.returncode != 0
-    assert "Invalid setting workshop.training.hyperparameters.num_layers = 17: must be one of" in result.stderr
+    assert (
+        "Invalid setting workshop.training.hyperparameters.num_layers = 17: must be one of"
+        in result.stderr
+    )
     assert "Traceback" not in result.stderr + result.stdout
 
 
 def test_packaging_resize_must_cover_the_training_image_shape():
-    with pytest.raises(SettingsError, match=r"workshop.packaging.resize: 128 is smaller than the training "
-                                            r"image_shape 3,224,224"):
+    with pytest.raises(
+        SettingsError,
+        match=r"workshop.packaging.resize: 128 is smaller than the training "
+        r"image_shape 3,224,224",
+    ):
         load_settings({**cdk_json_context(), "workshop.packaging.resize": "128"})
-    load_settings({**cdk_json_context(), "workshop.packaging.resize": "160",
-                   "workshop.training.hyperparameters.image_shape": "3,160,160"})
+    load_settings(
+        {
+            **cdk_json_context(),
+            "workshop.packaging.resize": "160",
+            "workshop.training.hyperparameters.image_shape": "3,160,160",
+        }
+    )

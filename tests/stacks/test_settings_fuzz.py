@@ -24,13 +24,21 @@ def _paths(block, prefix="workshop"):
 
 KNOWN_PATHS = sorted(_paths(CONTEXT["workshop"]))
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=6,
 )
 override_values = json_values.map(json.dumps) | st.text(max_size=20) | json_values
-paths = st.sampled_from(KNOWN_PATHS) | st.sampled_from(KNOWN_PATHS).map(lambda p: p + ".extra") | \
-    st.text(alphabet="abcz.", min_size=1, max_size=12).map(lambda t: "workshop." + t)
+paths = (
+    st.sampled_from(KNOWN_PATHS)
+    | st.sampled_from(KNOWN_PATHS).map(lambda p: p + ".extra")
+    | st.text(alphabet="abcz.", min_size=1, max_size=12).map(lambda t: "workshop." + t)
+)
 
 
 @hypothesis_settings(max_examples=300, deadline=None)

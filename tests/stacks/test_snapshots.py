@@ -39,5 +39,8 @@ def test_default_stack_template(cli_assembly, json_snapshot):
 def test_environment_stack_templates(multi_account_app, json_snapshot):
     _, assembly = multi_account_app
     templates = {stack.id: scrubbed(stack.template) for stack in assembly.stacks}
-    assert sorted(templates) == ["BirdsWorkshop-111111111111-eu-west-1", "BirdsWorkshop-222222222222-us-west-2"]
+    assert sorted(templates) == [
+        "BirdsWorkshop-111111111111-eu-west-1",
+        "BirdsWorkshop-222222222222-us-west-2",
+    ]
     assert templates == json_snapshot

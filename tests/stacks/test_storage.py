@@ -27,7 +27,9 @@ def test_bucket_blocks_public_access_and_encrypts(template):
     assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
         {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
     ]
-    assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert properties["OwnershipControls"] == {
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    }
 
 
 def test_bucket_is_versioned_expires_old_versions_and_aborts_uploads(template):
@@ -73,5 +75,7 @@ def test_retain_bucket_setting_keeps_bucket_and_objects():
     stack = cdk.Stack(cdk.App())
     WorkshopBucket(stack, "Storage", settings=settings)
     retained = Template.from_stack(stack)
-    retained.has_resource("AWS::S3::Bucket", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
+    retained.has_resource(
+        "AWS::S3::Bucket", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+    )
     retained.resource_count_is("Custom::S3AutoDeleteObjects", 0)

@@ -36,8 +36,14 @@ def definition(template):
 def test_state_machine_runs_prepare_train_report_and_fails_clearly(definition):
     states = definition["States"]
     assert definition["StartAt"] == "Prepare"
-    assert [states["Prepare"]["Next"], states["CreateTrainingJob"]["Next"], states["Report"]["Next"]] == [
-        "CreateTrainingJob", "Report", "Trained",
+    assert [
+        states["Prepare"]["Next"],
+        states["CreateTrainingJob"]["Next"],
+        states["Report"]["Next"],
+    ] == [
+        "CreateTrainingJob",
+        "Report",
+        "Trained",
     ]
     assert states["Trained"]["Type"] == "Succeed"
     assert states["TrainingRunFailed"] == {
@@ -56,7 +62,9 @@ def test_state_machine_runs_prepare_train_report_and_fails_clearly(definition):
 def test_prepare_gets_the_execution_input_and_report_the_job_name(definition):
     prepare, report = definition["States"]["Prepare"], definition["States"]["Report"]
     assert prepare["Resource"] == "<TrainingFunctionsPrepareAC83206A.Arn>"
-    assert "Parameters" not in prepare  # the whole input: {"hyperparameters": {...}, "trainingJobName"?}
+    assert (
+        "Parameters" not in prepare
+    )  # the whole input: {"hyperparameters": {...}, "trainingJobName"?}
     assert prepare["ResultPath"] == "$.prepare"
     assert report["Resource"] == "<TrainingFunctionsReportFF2727A8.Arn>"
     assert report["Parameters"] == {"trainingJobName.$": "$.prepare.trainingJobName"}
@@ -70,7 +78,9 @@ def test_create_training_job_takes_run_values_from_prepare(definition):
     assert parameters["TrainingJobName.$"] == "$.prepare.trainingJobName"
     assert parameters["HyperParameters.$"] == "$.prepare.hyperParameters"
     assert parameters["ResourceConfig"] == {
-        "InstanceCount": 1, "InstanceType.$": "$.prepare.instanceType", "VolumeSizeInGB": 50,
+        "InstanceCount": 1,
+        "InstanceType.$": "$.prepare.instanceType",
+        "VolumeSizeInGB": 50,
     }
     assert parameters["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
     assert parameters["RoleArn"] == "<TrainingExecutionRole5F79F12B.Arn>"
@@ -87,7 +97,9 @@ def test_create_training_job_takes_run_values_from_prepare(definition):
             "S3Uri": f"s3://<StorageBucket5CB7C8EA>/{prefix}",
             "S3DataDistributionType": "FullyReplicated",
         }
-    assert parameters["OutputDataConfig"] == {"S3OutputPath": "s3://<StorageBucket5CB7C8EA>/output/"}
+    assert parameters["OutputDataConfig"] == {
+        "S3OutputPath": "s3://<StorageBucket5CB7C8EA>/output/"
+    }
 
 
 def _path(document: dict, path: str):
@@ -105,14 +117,18 @@ def _apply_parameters(parameters, state_input):
         return parameters
     return {
         (key[:-2] if key.endswith(".$") else key): (
-            _path(state_input, value) if key.endswith(".$") else _apply_parameters(value, state_input)
+            _path(state_input, value)
+            if key.endswith(".$")
+            else _apply_parameters(value, state_input)
         )
         for key, value in parameters.items()
     }
 
 
 def test_rendered_parameters_are_a_valid_create_training_job_request(definition):
-    rendered = _apply_parameters(definition["States"]["CreateTrainingJob"]["Parameters"], {"prepare": PREPARE_OUTPUT})
+    rendered = _apply_parameters(
+        definition["States"]["CreateTrainingJob"]["Parameters"], {"prepare": PREPARE_OUTPUT}
+    )
     concrete = json.loads(
         json.dumps(rendered)
         .replace("<TrainingExecutionRole5F79F12B.Arn>", "arn:aws:iam::123456789012:role/training")
@@ -127,7 +143,12 @@ def test_rendered_parameters_are_a_valid_create_training_job_request(definition)
     assert concrete["AlgorithmSpecification"]["TrainingImage"] == (
         "811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1"
     )
-    shape = get_session().get_service_model("sagemaker").operation_model("CreateTrainingJob").input_shape
+    shape = (
+        get_session()
+        .get_service_model("sagemaker")
+        .operation_model("CreateTrainingJob")
+        .input_shape
+    )
     validate_parameters(concrete, shape)
 
 
@@ -149,8 +170,15 @@ def test_state_machine_logs_everything_and_traces(template):
 def test_state_machine_may_run_only_its_own_jobs_and_pass_only_the_execution_role(template):
     statements = policy_statements(template, "TrainingStateMachineRoleDefaultPolicy")
     jobs = statement_by_sid(statements, "RunOwnTrainingJobs")
-    assert sorted(jobs["Action"]) == ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"]
-    assert jobs["Resource"] == "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/birds*"
+    assert sorted(jobs["Action"]) == [
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:StopTrainingJob",
+    ]
+    assert (
+        jobs["Resource"]
+        == "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/birds*"
+    )
     assert statement_by_sid(statements, "PassExecutionRoleToSageMaker") == {
         "Sid": "PassExecutionRoleToSageMaker",
         "Action": "iam:PassRole",
@@ -163,15 +191,25 @@ def test_state_machine_may_run_only_its_own_jobs_and_pass_only_the_execution_rol
 
 
 def test_execution_role_reads_only_the_channels_and_writes_only_output(template):
-    (role,) = [r for lid, r in resources_of_type(template, "AWS::IAM::Role").items() if lid.startswith("TrainingExecutionRole")]
-    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    (role,) = [
+        r
+        for lid, r in resources_of_type(template, "AWS::IAM::Role").items()
+        if lid.startswith("TrainingExecutionRole")
+    ]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "sagemaker.amazonaws.com"
+    }
     assert "ManagedPolicyArns" not in role["Properties"]
     statements = policy_statements(template, "TrainingExecutionRolePolicy")
     assert statement_by_sid(statements, "ReadChannels") == {
-        "Sid": "ReadChannels", "Action": "s3:GetObject", "Effect": "Allow",
+        "Sid": "ReadChannels",
+        "Action": "s3:GetObject",
+        "Effect": "Allow",
         "Resource": [f"{BUCKET_ARN}/train/*", f"{BUCKET_ARN}/validation/*"],
     }
-    assert statement_by_sid(statements, "WriteModelArtifacts")["Resource"] == f"{BUCKET_ARN}/output/*"
+    assert (
+        statement_by_sid(statements, "WriteModelArtifacts")["Resource"] == f"{BUCKET_ARN}/output/*"
+    )
     s3_objects = [
         resource
         for statement in statements
@@ -179,11 +217,22 @@ def test_execution_role_reads_only_the_channels_and_writes_only_output(template)
         for resource in as_list(statement["Resource"])
         if resource != BUCKET_ARN
     ]
-    assert sorted(s3_objects) == [f"{BUCKET_ARN}/output/*", f"{BUCKET_ARN}/train/*", f"{BUCKET_ARN}/validation/*"]
+    assert sorted(s3_objects) == [
+        f"{BUCKET_ARN}/output/*",
+        f"{BUCKET_ARN}/train/*",
+        f"{BUCKET_ARN}/validation/*",
+    ]
     listing = statement_by_sid(statements, "ListChannels")
-    assert listing["Condition"]["StringLike"]["s3:prefix"] == ["train/", "train/*", "validation/", "validation/*"]
+    assert listing["Condition"]["StringLike"]["s3:prefix"] == [
+        "train/",
+        "train/*",
+        "validation/",
+        "validation/*",
+    ]
     metrics = statement_by_sid(statements, "PublishTrainingMetrics")
-    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}}
+    assert metrics["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}
+    }
     logs = statement_by_sid(statements, "WriteTrainingLogs")
     assert logs["Resource"].endswith(":log-group:/aws/sagemaker/TrainingJobs:log-stream:*")
 
@@ -197,7 +246,9 @@ def test_no_statement_of_ours_uses_wildcard_actions_or_managed_policies(template
         for arn in role["Properties"].get("ManagedPolicyArns", []):
             assert "FullAccess" not in json.dumps(arn), logical_id
             # Only CDK's own helper functions (auto-delete, bucket notifications) carry a managed policy.
-            assert logical_id.startswith(("CustomS3AutoDeleteObjects", "BucketNotificationsHandler")), logical_id
+            assert logical_id.startswith(
+                ("CustomS3AutoDeleteObjects", "BucketNotificationsHandler")
+            ), logical_id
 
 
 def functions_by_handler(template):
@@ -220,19 +271,29 @@ def test_three_handlers_share_one_python_312_asset(template):
 
 
 def test_prepare_environment_carries_the_settings(template):
-    variables = functions_by_handler(template)["workshop_runtime.prepare.handler"]["Environment"]["Variables"]
+    variables = functions_by_handler(template)["workshop_runtime.prepare.handler"]["Environment"][
+        "Variables"
+    ]
     assert render(variables["BUCKET"]) == "<StorageBucket5CB7C8EA>"
     assert variables["MANIFEST_KEY"] == "manifest.json"
     assert variables["JOB_NAME_PREFIX"] == "birds"
     assert json.loads(variables["INSTANCE_TYPES"]) == [
-        "ml.g4dn.xlarge", "ml.g5.xlarge", "ml.g4dn.2xlarge", "ml.p3.2xlarge", "ml.p2.xlarge",
+        "ml.g4dn.xlarge",
+        "ml.g5.xlarge",
+        "ml.g4dn.2xlarge",
+        "ml.p3.2xlarge",
+        "ml.p2.xlarge",
     ]
     defaults = json.loads(variables["DEFAULT_HYPERPARAMETERS"])
-    assert defaults["num_layers"] == "152" and defaults["optimizer"] == "sgd" and len(defaults) == 12
+    assert (
+        defaults["num_layers"] == "152" and defaults["optimizer"] == "sgd" and len(defaults) == 12
+    )
 
 
 def test_report_environment_and_scope(template):
-    variables = functions_by_handler(template)["workshop_runtime.report.handler"]["Environment"]["Variables"]
+    variables = functions_by_handler(template)["workshop_runtime.report.handler"]["Environment"][
+        "Variables"
+    ]
     assert variables["OUTPUT_PREFIX"] == "output/"
     statements = policy_statements(template, "TrainingFunctionsReportRoleDefaultPolicy")
     assert statement_by_sid(statements, "WriteReports")["Resource"] == f"{BUCKET_ARN}/output/*"
@@ -264,7 +325,9 @@ def test_dashboard_searches_accuracy_across_jobs_and_shows_runs(template):
         "Packaging builds",
         "Training runs (state machine executions)",
     ]
-    expressions = [widget["properties"]["metrics"][0][0]["expression"] for widget in body["widgets"][1:3]]
+    expressions = [
+        widget["properties"]["metrics"][0][0]["expression"] for widget in body["widgets"][1:3]
+    ]
     assert expressions == [
         "SEARCH('{/aws/sagemaker/TrainingJobs,Host} MetricName=\"validation:accuracy\"', 'Maximum', 60)",
         "SEARCH('{/aws/sagemaker/TrainingJobs,Host} MetricName=\"train:accuracy\"', 'Maximum', 60)",
@@ -273,10 +336,20 @@ def test_dashboard_searches_accuracy_across_jobs_and_shows_runs(template):
     assert build_metrics == [
         ["AWS/CodeBuild", "SucceededBuilds", "ProjectName", "<PackagingBuildProject589A4C3B>"],
         ["AWS/CodeBuild", "FailedBuilds", "ProjectName", "<PackagingBuildProject589A4C3B>"],
-        ["AWS/Events", "FailedInvocations", "RuleName", "<PackagingBuildRawArchiveUploadedFD560D91>"],
+        [
+            "AWS/Events",
+            "FailedInvocations",
+            "RuleName",
+            "<PackagingBuildRawArchiveUploadedFD560D91>",
+        ],
     ]
     run_metrics = {metric[1] for metric in body["widgets"][4]["properties"]["metrics"]}
-    assert run_metrics == {"ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut"}
+    assert run_metrics == {
+        "ExecutionsStarted",
+        "ExecutionsSucceeded",
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+    }
 
 
 def test_environment_specific_stacks_use_the_literal_image(multi_account_app):
@@ -285,9 +358,16 @@ def test_environment_specific_stacks_use_the_literal_image(multi_account_app):
         template = stack.template
         assert "Mappings" not in template
         definition = state_machine_definition(template)
-        image = definition["States"]["CreateTrainingJob"]["Parameters"]["AlgorithmSpecification"]["TrainingImage"]
-        expected = {"eu-west-1": "685385470294", "us-west-2": "433757028032"}[stack.environment.region]
-        assert re.fullmatch(rf"{expected}\.dkr\.ecr\.{stack.environment.region}\.<AWS::URLSuffix>/image-classification:1", image)
+        image = definition["States"]["CreateTrainingJob"]["Parameters"]["AlgorithmSpecification"][
+            "TrainingImage"
+        ]
+        expected = {"eu-west-1": "685385470294", "us-west-2": "433757028032"}[
+            stack.environment.region
+        ]
+        assert re.fullmatch(
+            rf"{expected}\.dkr\.ecr\.{stack.environment.region}\.<AWS::URLSuffix>/image-classification:1",
+            image,
+        )
 
 
 def role_actions(template, policy_logical_prefix):
@@ -301,8 +381,12 @@ def role_actions(template, policy_logical_prefix):
 def test_each_function_may_call_what_its_handler_declares(template):
     from stacks.training.runtime.workshop_runtime import preflight, prepare, report
 
-    assert set(prepare.IAM_ACTIONS) <= role_actions(template, "TrainingFunctionsPrepareRoleDefaultPolicy")
-    assert set(report.IAM_ACTIONS) <= role_actions(template, "TrainingFunctionsReportRoleDefaultPolicy")
+    assert set(prepare.IAM_ACTIONS) <= role_actions(
+        template, "TrainingFunctionsPrepareRoleDefaultPolicy"
+    )
+    assert set(report.IAM_ACTIONS) <= role_actions(
+        template, "TrainingFunctionsReportRoleDefaultPolicy"
+    )
     # Filing (and finding open) increase requests is granted only with requestQuotaIncrease.
     request_actions = {
         "servicequotas:RequestServiceQuotaIncrease",

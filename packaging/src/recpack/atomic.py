@@ -69,7 +69,9 @@ class AtomicOutputs:
         final = os.path.abspath(final)
         remove_stale_temporaries(final)
         temp = _temp_path(final)
-        handle = self._stack.enter_context(UncachedWriter(temp) if uncached else open(temp, mode, **kwargs))
+        handle = self._stack.enter_context(
+            UncachedWriter(temp) if uncached else open(temp, mode, **kwargs)
+        )
         self._files[final] = (temp, handle)
         return handle
 

@@ -33,8 +33,11 @@ def s3_client(endpoint_url: Optional[str] = None):
     from botocore.config import Config
 
     # boto3 reads AWS_ENDPOINT_URL itself when endpoint_url is None.
-    return boto3.client("s3", endpoint_url=endpoint_url or None,
-                        config=Config(retries={"max_attempts": 8, "mode": "standard"}))
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url or None,
+        config=Config(retries={"max_attempts": 8, "mode": "standard"}),
+    )
 
 
 def transfer_config():
@@ -45,17 +48,28 @@ def transfer_config():
 
 def _explain(exc: Exception, action: str) -> CloudError:
     from boto3.exceptions import S3UploadFailedError
-    from botocore.exceptions import (ClientError, ConnectionError, EndpointConnectionError, HTTPClientError,
-                                     NoCredentialsError)
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionError,
+        EndpointConnectionError,
+        HTTPClientError,
+        NoCredentialsError,
+    )
 
     if isinstance(exc, NoCredentialsError):
-        return CloudError(f"{action}: no AWS credentials found (configure a profile or set AWS_ACCESS_KEY_ID)")
+        return CloudError(
+            f"{action}: no AWS credentials found (configure a profile or set AWS_ACCESS_KEY_ID)"
+        )
     if isinstance(exc, EndpointConnectionError):
-        return CloudError(f"{action}: cannot reach {exc.kwargs.get('endpoint_url', 'the S3 endpoint')} "
-                          "(retried); check the network or --endpoint-url and run the command again")
+        return CloudError(
+            f"{action}: cannot reach {exc.kwargs.get('endpoint_url', 'the S3 endpoint')} "
+            "(retried); check the network or --endpoint-url and run the command again"
+        )
     if isinstance(exc, (ConnectionError, HTTPClientError, S3UploadFailedError)):
-        return CloudError(f"{action}: the connection failed after retries ({exc}); nothing partial is "
-                          "visible in the bucket: run the command again")
+        return CloudError(
+            f"{action}: the connection failed after retries ({exc}); nothing partial is "
+            "visible in the bucket: run the command again"
+        )
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         return CloudError(f"{action}: {error.get('Code', 'error')}: {error.get('Message', exc)}")
@@ -125,28 +139,41 @@ def _list_keys(s3, bucket: str, prefix: str) -> list[dict]:
 def put_channel(s3, bucket: str, channel: Channel) -> None:
     """Upload one .rec (multipart through s3transfer, checksummed per part) and check what S3 stored."""
     try:
-        s3.upload_file(channel.local_path, bucket, channel.key, Config=transfer_config(), ExtraArgs={
-            "ChecksumAlgorithm": "SHA256",
-            "Metadata": {"sha256": channel.sha256, "records": str(channel.records)},
-            "ContentType": "application/x-recordio",
-        })
+        s3.upload_file(
+            channel.local_path,
+            bucket,
+            channel.key,
+            Config=transfer_config(),
+            ExtraArgs={
+                "ChecksumAlgorithm": "SHA256",
+                "Metadata": {"sha256": channel.sha256, "records": str(channel.records)},
+                "ContentType": "application/x-recordio",
+            },
+        )
         head = s3.head_object(Bucket=bucket, Key=channel.key, ChecksumMode="ENABLED")
     except Exception as exc:
-        raise _explain(exc, f"uploading {channel.local_path} to s3://{bucket}/{channel.key}") from None
+        raise _explain(
+            exc, f"uploading {channel.local_path} to s3://{bucket}/{channel.key}"
+        ) from None
     stored = head.get("ChecksumSHA256")
     # moto omits the -<parts> suffix of a multipart checksum that S3 adds; the digest is what counts.
     if head["ContentLength"] != channel.bytes or (
-            stored and stored.split("-")[0] != channel.s3_checksum.split("-")[0]):
-        raise CloudError(f"s3://{bucket}/{channel.key}: S3 stored {head['ContentLength']} bytes with SHA-256 "
-                         f"{stored}, but {channel.local_path} has {channel.bytes} bytes with {channel.s3_checksum}; "
-                         "the upload was corrupted: run the command again")
+        stored and stored.split("-")[0] != channel.s3_checksum.split("-")[0]
+    ):
+        raise CloudError(
+            f"s3://{bucket}/{channel.key}: S3 stored {head['ContentLength']} bytes with SHA-256 "
+            f"{stored}, but {channel.local_path} has {channel.bytes} bytes with {channel.s3_checksum}; "
+            "the upload was corrupted: run the command again"
+        )
 
 
 def remove_others(s3, bucket: str, prefix: str, keep: str) -> int:
     stale = [{"Key": o["Key"]} for o in _list_keys(s3, bucket, prefix) if o["Key"] != keep]
     for start in range(0, len(stale), 1000):
         try:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[start:start + 1000], "Quiet": True})
+            s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": stale[start : start + 1000], "Quiet": True}
+            )
         except Exception as exc:
             raise _explain(exc, f"removing older objects under s3://{bucket}/{prefix}") from None
     return len(stale)
@@ -169,9 +196,18 @@ def _label_rows(prefix: str) -> list[dict]:
     return rows
 
 
-def upload(prefix: str, bucket: str, *, train_prefix: str = "train/", validation_prefix: str = "validation/",
-           manifest_key: str = "manifest.json", source: Optional[dict] = None, options: Optional[dict] = None,
-           endpoint_url: Optional[str] = None, say: Callable[[str], None] = print) -> dict:
+def upload(
+    prefix: str,
+    bucket: str,
+    *,
+    train_prefix: str = "train/",
+    validation_prefix: str = "validation/",
+    manifest_key: str = "manifest.json",
+    source: Optional[dict] = None,
+    options: Optional[dict] = None,
+    endpoint_url: Optional[str] = None,
+    say: Callable[[str], None] = print,
+) -> dict:
     """Replace the train and validation channels with PREFIX_train.rec / PREFIX_val.rec; write the manifest.
 
     Order matters for a run that fails part-way: both files go up under new names first, then the
@@ -179,21 +215,35 @@ def upload(prefix: str, bucket: str, *, train_prefix: str = "train/", validation
     the previous manifest and files stay consistent; a re-run finishes the job.
     """
     channels = []
-    for name, suffix, key_prefix in (("train", "_train.rec", train_prefix), ("validation", "_val.rec", validation_prefix)):
+    for name, suffix, key_prefix in (
+        ("train", "_train.rec", train_prefix),
+        ("validation", "_val.rec", validation_prefix),
+    ):
         path = prefix + suffix
         if not os.path.isfile(path):
             raise CloudError(f"{path} not found; create it with 'recpack pack {prefix} ROOT'")
         size = os.path.getsize(path)
         sha256, s3_checksum = file_checksums(path, _part_size(size))
-        channels.append(Channel(name, path, _normalise_prefix(key_prefix), count_records(path), size, sha256,
-                                s3_checksum))
+        channels.append(
+            Channel(
+                name,
+                path,
+                _normalise_prefix(key_prefix),
+                count_records(path),
+                size,
+                sha256,
+                s3_checksum,
+            )
+        )
     labels = _label_rows(prefix)
     s3 = s3_client(endpoint_url)
     for channel in channels:
         started = time.perf_counter()
         put_channel(s3, bucket, channel)
-        say(f"uploaded s3://{bucket}/{channel.key} ({channel.records} records, {channel.bytes / 1e6:.1f} MB, "
-            f"{time.perf_counter() - started:.1f} s, SHA-256 checked)")
+        say(
+            f"uploaded s3://{bucket}/{channel.key} ({channel.records} records, {channel.bytes / 1e6:.1f} MB, "
+            f"{time.perf_counter() - started:.1f} s, SHA-256 checked)"
+        )
     train, validation = channels
     manifest = {
         "schema": MANIFEST_SCHEMA,
@@ -201,19 +251,35 @@ def upload(prefix: str, bucket: str, *, train_prefix: str = "train/", validation
         "num_validation_samples": validation.records,
         "num_classes": len(labels),
         "labels": labels,
-        "train": {"key": train.key, "records": train.records, "bytes": train.bytes, "sha256": train.sha256},
-        "validation": {"key": validation.key, "records": validation.records, "bytes": validation.bytes,
-                       "sha256": validation.sha256},
+        "train": {
+            "key": train.key,
+            "records": train.records,
+            "bytes": train.bytes,
+            "sha256": train.sha256,
+        },
+        "validation": {
+            "key": validation.key,
+            "records": validation.records,
+            "bytes": validation.bytes,
+            "sha256": validation.sha256,
+        },
         "options": options or {},
         "source": source or {},
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     try:
-        s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest, indent=2).encode(),
-                      ContentType="application/json", ChecksumAlgorithm="SHA256")
+        s3.put_object(
+            Bucket=bucket,
+            Key=manifest_key,
+            Body=json.dumps(manifest, indent=2).encode(),
+            ContentType="application/json",
+            ChecksumAlgorithm="SHA256",
+        )
     except Exception as exc:
         raise _explain(exc, f"writing s3://{bucket}/{manifest_key}") from None
-    say(f"wrote s3://{bucket}/{manifest_key} (num_training_samples={train.records}, num_classes={len(labels)})")
+    say(
+        f"wrote s3://{bucket}/{manifest_key} (num_training_samples={train.records}, num_classes={len(labels)})"
+    )
     for channel in channels:
         removed = remove_others(s3, bucket, channel.prefix, channel.key)
         if removed:
@@ -222,6 +288,7 @@ def upload(prefix: str, bucket: str, *, train_prefix: str = "train/", validation
 
 
 # --- pipeline ------------------------------------------------------------------------------------
+
 
 def is_archive(key: str) -> bool:
     return key.lower().endswith(ARCHIVE_SUFFIXES)
@@ -233,8 +300,10 @@ def newest_archive(s3, bucket: str, raw_prefix: str) -> str:
     except Exception as exc:
         raise _explain(exc, f"listing s3://{bucket}/{raw_prefix}") from None
     if not objects:
-        raise CloudError(f"no {', '.join(ARCHIVE_SUFFIXES)} archive under s3://{bucket}/{raw_prefix}; "
-                         "upload the raw images there first")
+        raise CloudError(
+            f"no {', '.join(ARCHIVE_SUFFIXES)} archive under s3://{bucket}/{raw_prefix}; "
+            "upload the raw images there first"
+        )
     return max(objects, key=lambda o: (o["LastModified"], o["Key"]))["Key"]
 
 
@@ -256,11 +325,17 @@ def extract_archive(archive: str, destination: str) -> None:
             with zipfile.ZipFile(archive) as bundle:
                 for member in bundle.infolist():
                     target = os.path.realpath(os.path.join(top, member.filename))
-                    if member.filename.startswith(("/", "\\")) or not (target == top or target.startswith(top + os.sep)):
-                        raise CloudError(f"{archive}: member {member.filename!r} would be written outside the "
-                                         "extraction folder; refusing the archive")
+                    if member.filename.startswith(("/", "\\")) or not (
+                        target == top or target.startswith(top + os.sep)
+                    ):
+                        raise CloudError(
+                            f"{archive}: member {member.filename!r} would be written outside the "
+                            "extraction folder; refusing the archive"
+                        )
                     if (member.external_attr >> 16) & 0o170000 == 0o120000:
-                        raise CloudError(f"{archive}: member {member.filename!r} is a symbolic link; refusing it")
+                        raise CloudError(
+                            f"{archive}: member {member.filename!r} is a symbolic link; refusing it"
+                        )
                 bundle.extractall(top)
         else:
             with tarfile.open(archive) as bundle:
@@ -333,8 +408,11 @@ class PipelineSettings:
     endpoint_url: Optional[str] = None
 
 
-def run_pipeline(settings: PipelineSettings, say: Callable[[str], None] = print,
-                 warn: Callable[[str], None] = print) -> dict:
+def run_pipeline(
+    settings: PipelineSettings,
+    say: Callable[[str], None] = print,
+    warn: Callable[[str], None] = print,
+) -> dict:
     from .imaging import PackOptions
     from .listfiles import write_lists
     from .listing import SplitOptions, discover
@@ -346,7 +424,9 @@ def run_pipeline(settings: PipelineSettings, say: Callable[[str], None] = print,
     key = settings.source_key or newest_archive(s3, settings.bucket, raw_prefix)
     key = existing_key(s3, settings.bucket, key)
     if not is_archive(key):
-        raise CloudError(f"s3://{settings.bucket}/{key} is not a {', '.join(ARCHIVE_SUFFIXES)} archive")
+        raise CloudError(
+            f"s3://{settings.bucket}/{key} is not a {', '.join(ARCHIVE_SUFFIXES)} archive"
+        )
     work = os.path.abspath(settings.work_dir or "recpack-work")
     if os.path.isdir(work):
         shutil.rmtree(work)
@@ -362,12 +442,16 @@ def run_pipeline(settings: PipelineSettings, say: Callable[[str], None] = print,
     for message in dataset.warnings:
         warn(message)
     prefix = os.path.join(work, "out", _archive_stem(key))
-    outcome = write_lists(prefix, dataset, SplitOptions(train_ratio=settings.train_ratio, seed=settings.seed))
+    outcome = write_lists(
+        prefix, dataset, SplitOptions(train_ratio=settings.train_ratio, seed=settings.seed)
+    )
     for message in outcome.warnings:
         warn(message)
     say(outcome.describe())
     if settings.train_ratio >= 1.0:
-        raise CloudError("train ratio 1.0 leaves no validation images; the training job needs both channels")
+        raise CloudError(
+            "train ratio 1.0 leaves no validation images; the training job needs both channels"
+        )
     say("==> packing")
     options = PackOptions(resize=settings.resize, quality=settings.quality)
     pack_lists(prefix, root, options, workers=settings.workers, report=say, warn=warn)
@@ -375,9 +459,20 @@ def run_pipeline(settings: PipelineSettings, say: Callable[[str], None] = print,
     for suffix in ("_train.rec", "_val.rec"):
         say(verify(prefix + suffix).describe())
     say("==> uploading")
-    return upload(prefix, settings.bucket, train_prefix=settings.train_prefix,
-                  validation_prefix=settings.validation_prefix, manifest_key=settings.manifest_key,
-                  source={"bucket": settings.bucket, "key": key},
-                  options={"train_ratio": settings.train_ratio, "resize": settings.resize,
-                           "quality": settings.quality, "classes": list(settings.classes), "seed": settings.seed},
-                  endpoint_url=settings.endpoint_url, say=say)
+    return upload(
+        prefix,
+        settings.bucket,
+        train_prefix=settings.train_prefix,
+        validation_prefix=settings.validation_prefix,
+        manifest_key=settings.manifest_key,
+        source={"bucket": settings.bucket, "key": key},
+        options={
+            "train_ratio": settings.train_ratio,
+            "resize": settings.resize,
+            "quality": settings.quality,
+            "classes": list(settings.classes),
+            "seed": settings.seed,
+        },
+        endpoint_url=settings.endpoint_url,
+        say=say,
+    )

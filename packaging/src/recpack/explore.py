@@ -61,7 +61,9 @@ class Exploration:
     images: list[ImageFacts]
     min_size: int
     min_per_class: int
-    thumbnails: dict[int, list[tuple[str, ImageFacts]]] = field(default_factory=dict)  # label -> (file, image)
+    thumbnails: dict[int, list[tuple[str, ImageFacts]]] = field(
+        default_factory=dict
+    )  # label -> (file, image)
     thumbnail_errors: list[ImageFacts] = field(default_factory=list)
 
     @property
@@ -142,8 +144,9 @@ def _sample(images: list[ImageFacts], count: int, seed: int) -> list[ImageFacts]
     return sorted(random.Random(seed).sample(images, count), key=lambda i: i.path)
 
 
-def _write_thumbnails(exploration: Exploration, out_dir: str, per_class: int, size: int, seed: int,
-                      progress) -> None:
+def _write_thumbnails(
+    exploration: Exploration, out_dir: str, per_class: int, size: int, seed: int, progress
+) -> None:
     folder = os.path.join(out_dir, THUMBNAIL_DIR)
     os.makedirs(folder, exist_ok=True)
     for name in os.listdir(folder):  # stale thumbnails of an earlier run, named by us
@@ -158,11 +161,17 @@ def _write_thumbnails(exploration: Exploration, out_dir: str, per_class: int, si
             written = []
             for number, image in enumerate(images):
                 try:
-                    thumbnail = make_thumbnail(os.path.join(exploration.dataset.root, image.path), size)
+                    thumbnail = make_thumbnail(
+                        os.path.join(exploration.dataset.root, image.path), size
+                    )
                 except Exception as exc:
-                    exploration.thumbnail_errors.append(ImageFacts(
-                        image.path, image.label, error="header reads but pixels do not decode: "
-                                                       + _describe_error(exc)))
+                    exploration.thumbnail_errors.append(
+                        ImageFacts(
+                            image.path,
+                            image.label,
+                            error="header reads but pixels do not decode: " + _describe_error(exc),
+                        )
+                    )
                 else:
                     name = f"class-{label:04d}-{number}.jpg"
                     thumbnail.save(os.path.join(folder, name), "JPEG", quality=85)
@@ -171,9 +180,19 @@ def _write_thumbnails(exploration: Exploration, out_dir: str, per_class: int, si
             exploration.thumbnails[label] = written
 
 
-def explore(root: str, out_dir: str, *, min_size: int = 224, min_per_class: int = 2, samples: int = 6,
-            thumbnail_size: int = 160, seed: int = 100, exts=None, classes=(),
-            progress: Optional[Callable] = None) -> Exploration:
+def explore(
+    root: str,
+    out_dir: str,
+    *,
+    min_size: int = 224,
+    min_per_class: int = 2,
+    samples: int = 6,
+    thumbnail_size: int = 160,
+    seed: int = 100,
+    exts=None,
+    classes=(),
+    progress: Optional[Callable] = None,
+) -> Exploration:
     """Read every header under ROOT, write the report into `out_dir`, return what was found."""
     pyplot = _pyplot()  # fail before the long header pass when matplotlib is missing
     progress = progress or _tqdm
@@ -186,12 +205,16 @@ def explore(root: str, out_dir: str, *, min_size: int = 224, min_per_class: int 
         raise ExploreError(f"--out {out_dir!r}: cannot create the folder: {exc.strerror}") from None
 
     def read(image) -> ImageFacts:
-        return read_header(os.path.join(dataset.root, image.path), ImageFacts(image.path, image.label))
+        return read_header(
+            os.path.join(dataset.root, image.path), ImageFacts(image.path, image.label)
+        )
 
     facts = []
     # Threads overlap the file reads (a cold disk or a network file system); parsing holds the GIL.
-    with progress(total=len(dataset.images), desc="headers", unit="img") as bar, \
-            ThreadPoolExecutor(max_workers=_HEADER_THREADS) as pool:
+    with (
+        progress(total=len(dataset.images), desc="headers", unit="img") as bar,
+        ThreadPoolExecutor(max_workers=_HEADER_THREADS) as pool,
+    ):
         for result in pool.map(read, dataset.images):
             facts.append(result)
             bar.update(1)
@@ -220,8 +243,10 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise ExploreError("recpack explore draws its figures with matplotlib, which is not installed: "
-                           "pip install 'recpack[explore]'") from None
+        raise ExploreError(
+            "recpack explore draws its figures with matplotlib, which is not installed: "
+            "pip install 'recpack[explore]'"
+        ) from None
     matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as pyplot
 
@@ -235,7 +260,9 @@ _OK_COLOUR, _FLAG_COLOUR = "#4878a8", "#d1495b"
 
 def _why_small(exploration: Exploration) -> str:
     # With one image a class cannot be in both train and validation; a higher --min-per-class is a choice.
-    return ", too small to split into train and validation" if exploration.min_per_class <= 2 else ""
+    return (
+        ", too small to split into train and validation" if exploration.min_per_class <= 2 else ""
+    )
 
 
 def _class_label(info) -> str:
@@ -251,23 +278,34 @@ def plot_images_per_class(exploration: Exploration, pyplot):
         figure, axes = pyplot.subplots(figsize=(8, 1.2 + 0.32 * len(classes)), layout="constrained")
         ordered = list(reversed(classes))  # first class at the top
         values = [counts[c.label] for c in ordered]
-        bars = axes.barh([_class_label(c) for c in ordered], values,
-                         color=[_FLAG_COLOUR if c.label in small else _OK_COLOUR for c in ordered])
+        bars = axes.barh(
+            [_class_label(c) for c in ordered],
+            values,
+            color=[_FLAG_COLOUR if c.label in small else _OK_COLOUR for c in ordered],
+        )
         axes.bar_label(bars, padding=3, fontsize=9)
         axes.set_xlabel("images")
         axes.margins(x=0.12)
     else:
         figure, axes = pyplot.subplots(figsize=(10, 4.5), layout="constrained")
         ordered = sorted(classes, key=lambda c: counts[c.label], reverse=True)
-        axes.bar(range(len(ordered)), [counts[c.label] for c in ordered], width=1.0,
-                 color=[_FLAG_COLOUR if c.label in small else _OK_COLOUR for c in ordered])
-        axes.set_xlabel(f"{len(classes)} classes, most images first (the report's table names them)")
+        axes.bar(
+            range(len(ordered)),
+            [counts[c.label] for c in ordered],
+            width=1.0,
+            color=[_FLAG_COLOUR if c.label in small else _OK_COLOUR for c in ordered],
+        )
+        axes.set_xlabel(
+            f"{len(classes)} classes, most images first (the report's table names them)"
+        )
         axes.set_ylabel("images")
         axes.set_xlim(-0.5, len(ordered) - 0.5)
     if small:
         from matplotlib.patches import Patch
 
-        axes.legend(handles=[Patch(color=_FLAG_COLOUR, label=threshold)], loc="lower right", fontsize=9)
+        axes.legend(
+            handles=[Patch(color=_FLAG_COLOUR, label=threshold)], loc="lower right", fontsize=9
+        )
     axes.set_title(f"Images per class: {len(exploration.images)} images, {len(classes)} classes")
     return figure
 
@@ -284,10 +322,17 @@ def plot_image_sizes(exploration: Exploration, pyplot):
     for axes, values, name in ((panels[0], widths, "width"), (panels[1], heights, "height")):
         below = [v for v in values if v < limit]
         # A bin edge at the limit so no bar mixes flagged and fine images.
-        edges = sorted(set(numpy.histogram_bin_edges(values, "auto").tolist())
-                       | ({limit} if min(values) < limit <= max(values) else set()))
-        axes.hist([below, [v for v in values if v >= limit]], bins=edges, stacked=True,
-                  color=[_FLAG_COLOUR, _OK_COLOUR], label=[f"below {limit} px", "_at or above"])
+        edges = sorted(
+            set(numpy.histogram_bin_edges(values, "auto").tolist())
+            | ({limit} if min(values) < limit <= max(values) else set())
+        )
+        axes.hist(
+            [below, [v for v in values if v >= limit]],
+            bins=edges,
+            stacked=True,
+            color=[_FLAG_COLOUR, _OK_COLOUR],
+            label=[f"below {limit} px", "_at or above"],
+        )
         axes.axvline(limit, color=_FLAG_COLOUR, linestyle="--", label=f"training shape {limit} px")
         axes.set_xlabel(f"{name} (px)")
         axes.set_title(f"{name}: {_range(values)} px, {len(below)} below {limit}", fontsize=10)
@@ -297,8 +342,10 @@ def plot_image_sizes(exploration: Exploration, pyplot):
     panels[2].axvline(1.0, color="grey", linestyle=":", label="square")
     portrait = sum(1 for r in ratios if r < 1)
     panels[2].set_xlabel("aspect ratio (width / height)")
-    panels[2].set_title(f"aspect ratio: {portrait} portrait, {len(ratios) - portrait} square or landscape",
-                        fontsize=10)
+    panels[2].set_title(
+        f"aspect ratio: {portrait} portrait, {len(ratios) - portrait} square or landscape",
+        fontsize=10,
+    )
     panels[2].legend(fontsize=8)
     figure.suptitle(f"Image sizes of {len(readable)} readable images (from the file headers)")
     return figure
@@ -339,30 +386,50 @@ def render_html(exploration: Exploration, out_dir: str, figures: dict) -> str:
     sizes_by_label: dict[int, list[ImageFacts]] = {}
     for image in exploration.readable:
         sizes_by_label.setdefault(image.label, []).append(image)
-    out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-           f"<title>Dataset report: {e(dataset.root)}</title><style>{_STYLE}</style></head><body>",
-           f"<h1>Dataset report</h1><p><code>{e(os.path.abspath(dataset.root))}</code>, {e(dataset.layout)} "
-           f"layout: {len(exploration.images)} images, {len(dataset.classes)} classes.</p>"]
-    out.append("<h2>Summary</h2><ul>" + "".join(f"<li>{e(line)}</li>" for line in summary_lines(exploration))
-               + "</ul>")
+    out = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>Dataset report: {e(dataset.root)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>Dataset report</h1><p><code>{e(os.path.abspath(dataset.root))}</code>, {e(dataset.layout)} "
+        f"layout: {len(exploration.images)} images, {len(dataset.classes)} classes.</p>",
+    ]
+    out.append(
+        "<h2>Summary</h2><ul>"
+        + "".join(f"<li>{e(line)}</li>" for line in summary_lines(exploration))
+        + "</ul>"
+    )
     if dataset.warnings:
-        out.append("<h2>Listing warnings</h2><ul>" + "".join(f"<li>{e(w)}</li>" for w in dataset.warnings)
-                   + "</ul>")
+        out.append(
+            "<h2>Listing warnings</h2><ul>"
+            + "".join(f"<li>{e(w)}</li>" for w in dataset.warnings)
+            + "</ul>"
+        )
 
-    out.append(f"<h2>Images per class</h2><img class='figure' src='{CLASS_FIGURE}' alt='images per class'>")
-    out.append(f"<h2>Classes</h2><p>Labels follow the order recpack lists them in (as im2rec). "
-               f"Highlighted: fewer than {exploration.min_per_class} images.</p>"
-               "<table><tr><th>label</th><th>class id</th><th>name</th><th>images</th><th>share</th>"
-               "<th>median size (w&times;h)</th></tr>")
+    out.append(
+        f"<h2>Images per class</h2><img class='figure' src='{CLASS_FIGURE}' alt='images per class'>"
+    )
+    out.append(
+        f"<h2>Classes</h2><p>Labels follow the order recpack lists them in (as im2rec). "
+        f"Highlighted: fewer than {exploration.min_per_class} images.</p>"
+        "<table><tr><th>label</th><th>class id</th><th>name</th><th>images</th><th>share</th>"
+        "<th>median size (w&times;h)</th></tr>"
+    )
     for info in dataset.classes:
         members = sizes_by_label.get(info.label, [])
-        median = (f"{int(statistics.median(i.width for i in members))}&times;"
-                  f"{int(statistics.median(i.height for i in members))}") if members else "-"
+        median = (
+            (
+                f"{int(statistics.median(i.width for i in members))}&times;"
+                f"{int(statistics.median(i.height for i in members))}"
+            )
+            if members
+            else "-"
+        )
         row_class = " class='flag'" if info.label in small else ""
-        out.append(f"<tr{row_class}><td class='n'>{info.label}</td><td>{e(info.class_id)}</td>"
-                   f"<td>{e(info.name)}</td><td class='n'>{counts[info.label]}</td>"
-                   f"<td class='n'>{_percent(counts[info.label], len(exploration.images))}</td>"
-                   f"<td class='n'>{median}</td></tr>")
+        out.append(
+            f"<tr{row_class}><td class='n'>{info.label}</td><td>{e(info.class_id)}</td>"
+            f"<td>{e(info.name)}</td><td class='n'>{counts[info.label]}</td>"
+            f"<td class='n'>{_percent(counts[info.label], len(exploration.images))}</td>"
+            f"<td class='n'>{median}</td></tr>"
+        )
     out.append("</table>")
 
     out.append("<h2>Image sizes</h2>")
@@ -372,27 +439,49 @@ def render_html(exploration: Exploration, out_dir: str, figures: dict) -> str:
         out.append("<p>No readable image.</p>")
     too_small = exploration.too_small
     if too_small:
-        out.append(f"<p class='flag'>{_count(len(too_small), 'image')} smaller than the training shape "
-                   f"{exploration.min_size}&times;{exploration.min_size} on a side (packing with --resize "
-                   f"upscales them; without it training fails):</p>")
-        out.append(_image_table(too_small[:200], out_dir, exploration, lambda i: f"{i.width}&times;{i.height}",
-                                "size", len(too_small)))
+        out.append(
+            f"<p class='flag'>{_count(len(too_small), 'image')} smaller than the training shape "
+            f"{exploration.min_size}&times;{exploration.min_size} on a side (packing with --resize "
+            f"upscales them; without it training fails):</p>"
+        )
+        out.append(
+            _image_table(
+                too_small[:200],
+                out_dir,
+                exploration,
+                lambda i: f"{i.width}&times;{i.height}",
+                "size",
+                len(too_small),
+            )
+        )
 
-    out.append("<h2>File formats and modes</h2><table><tr><th>format</th><th>extension</th><th>images</th></tr>")
+    out.append(
+        "<h2>File formats and modes</h2><table><tr><th>format</th><th>extension</th><th>images</th></tr>"
+    )
     for (fmt, ext), number in exploration.formats.most_common():
         out.append(f"<tr><td>{e(str(fmt))}</td><td>{e(ext)}</td><td class='n'>{number}</td></tr>")
     out.append("</table><table><tr><th>mode</th><th>images</th></tr>")
     for mode, number in exploration.modes.most_common():
         out.append(f"<tr><td>{e(str(mode))}</td><td class='n'>{number}</td></tr>")
-    out.append("</table><p>Packing converts every mode to 3-channel RGB (as im2rec's OpenCV does).</p>")
+    out.append(
+        "</table><p>Packing converts every mode to 3-channel RGB (as im2rec's OpenCV does).</p>"
+    )
 
     out.append("<h2>Unreadable files</h2>")
     unreadable = exploration.unreadable
     if unreadable:
-        out.append(f"<p class='flag'>{_count(len(unreadable), 'file')} cannot be read; packing skips them.</p>")
-        out.append(_image_table(unreadable, out_dir, exploration, lambda i: e(i.error), "problem", len(unreadable)))
+        out.append(
+            f"<p class='flag'>{_count(len(unreadable), 'file')} cannot be read; packing skips them.</p>"
+        )
+        out.append(
+            _image_table(
+                unreadable, out_dir, exploration, lambda i: e(i.error), "problem", len(unreadable)
+            )
+        )
     else:
-        out.append("<p>None: every header reads (pixels are decoded only for the samples below).</p>")
+        out.append(
+            "<p>None: every header reads (pixels are decoded only for the samples below).</p>"
+        )
 
     out.append("<h2>Samples</h2>")
     for info in dataset.classes:
@@ -403,8 +492,10 @@ def render_html(exploration: Exploration, out_dir: str, figures: dict) -> str:
             picture = f"<img src='{e(src)}' alt='{e(image.path)}'>"
             if link:
                 picture = f"<a href='{e(link)}'>{picture}</a>"
-            out.append(f"<figure>{picture}<figcaption>{e(os.path.basename(image.path))}<br>"
-                       f"{image.width}&times;{image.height}</figcaption></figure>")
+            out.append(
+                f"<figure>{picture}<figcaption>{e(os.path.basename(image.path))}<br>"
+                f"{image.width}&times;{image.height}</figcaption></figure>"
+            )
         if not thumbnails:
             out.append("<p>No readable image to show.</p>")
         out.append("</div>")
@@ -419,7 +510,9 @@ def _image_table(images, out_dir, exploration, detail, heading, total) -> str:
     for image in images:
         link = _link_to(os.path.join(exploration.dataset.root, image.path), out_dir)
         name = f"<a href='{e(link)}'>{e(image.path)}</a>" if link else e(image.path)
-        rows.append(f"<tr><td>{name}</td><td>{e(names.get(image.label, ''))}</td><td>{detail(image)}</td></tr>")
+        rows.append(
+            f"<tr><td>{name}</td><td>{e(names.get(image.label, ''))}</td><td>{detail(image)}</td></tr>"
+        )
     if total > len(images):
         rows.append(f"<tr><td colspan='3'>... and {total - len(images)} more</td></tr>")
     rows.append("</table>")
@@ -440,21 +533,29 @@ def summary_lines(exploration: Exploration) -> list[str]:
     dataset = exploration.dataset
     counts = exploration.counts
     per_class = [counts[c.label] for c in dataset.classes]
-    lines = [f"{_count(len(exploration.images), 'image')} in {_count(len(per_class), 'class', 'classes')} "
-             f"({dataset.layout} layout); images per class {_range(per_class)}, "
-             f"median {statistics.median(per_class):g}"]
+    lines = [
+        f"{_count(len(exploration.images), 'image')} in {_count(len(per_class), 'class', 'classes')} "
+        f"({dataset.layout} layout); images per class {_range(per_class)}, "
+        f"median {statistics.median(per_class):g}"
+    ]
     small = exploration.small_classes
     if small:
         shown = ", ".join(f"{_class_label(c)} ({counts[c.label]})" for c in small[:5])
         more = f", ... ({len(small)} in all)" if len(small) > 5 else ""
-        lines.append(f"{_count(len(small), 'class', 'classes')} with fewer than "
-                     f"{_count(exploration.min_per_class, 'image')}{_why_small(exploration)}: {shown}{more}")
+        lines.append(
+            f"{_count(len(small), 'class', 'classes')} with fewer than "
+            f"{_count(exploration.min_per_class, 'image')}{_why_small(exploration)}: {shown}{more}"
+        )
     readable = exploration.readable
     if readable:
-        lines.append(f"sizes: width {_range([i.width for i in readable])} px, "
-                     f"height {_range([i.height for i in readable])} px; "
-                     f"{_count(len(exploration.too_small), 'image')} smaller than {exploration.min_size} px on a side")
-        formats = ", ".join(f"{fmt} {ext} {n}" for (fmt, ext), n in exploration.formats.most_common())
+        lines.append(
+            f"sizes: width {_range([i.width for i in readable])} px, "
+            f"height {_range([i.height for i in readable])} px; "
+            f"{_count(len(exploration.too_small), 'image')} smaller than {exploration.min_size} px on a side"
+        )
+        formats = ", ".join(
+            f"{fmt} {ext} {n}" for (fmt, ext), n in exploration.formats.most_common()
+        )
         modes = ", ".join(f"{mode} {n}" for mode, n in exploration.modes.most_common())
         lines.append(f"formats: {formats}; modes: {modes}")
     unreadable = exploration.unreadable

@@ -38,15 +38,17 @@ def _pil():
         # A decompression bomb warning (over Pillow's MAX_IMAGE_PIXELS) is a reason to skip, not a warning.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         ImageFile.LOAD_TRUNCATED_IMAGES = False
-        _TRANSPOSE_FOR_ORIENTATION.update({
-            2: Image.Transpose.FLIP_LEFT_RIGHT,
-            3: Image.Transpose.ROTATE_180,
-            4: Image.Transpose.FLIP_TOP_BOTTOM,
-            5: Image.Transpose.TRANSPOSE,
-            6: Image.Transpose.ROTATE_270,
-            7: Image.Transpose.TRANSVERSE,
-            8: Image.Transpose.ROTATE_90,
-        })
+        _TRANSPOSE_FOR_ORIENTATION.update(
+            {
+                2: Image.Transpose.FLIP_LEFT_RIGHT,
+                3: Image.Transpose.ROTATE_180,
+                4: Image.Transpose.FLIP_TOP_BOTTOM,
+                5: Image.Transpose.TRANSPOSE,
+                6: Image.Transpose.ROTATE_270,
+                7: Image.Transpose.TRANSVERSE,
+                8: Image.Transpose.ROTATE_90,
+            }
+        )
         _IMAGE = Image
     return _IMAGE
 
@@ -144,8 +146,10 @@ def _convert_colour(image: Image.Image, color: int, encoding: str) -> Image.Imag
         if image.mode in _ALPHA_DROPPED:
             image = image.convert(_ALPHA_DROPPED[image.mode])
         elif image.mode.startswith("I"):
-            raise BadImage(f"a {image.mode} (16/32-bit) image cannot be encoded as JPEG; "
-                           "use --encoding .png or --color 1")
+            raise BadImage(
+                f"a {image.mode} (16/32-bit) image cannot be encoded as JPEG; "
+                "use --encoding .png or --color 1"
+            )
     return image
 
 
@@ -156,7 +160,9 @@ def _open(path: str) -> tuple[Image.Image, int]:
         if stat.S_ISDIR(status.st_mode):
             raise BadImage("is a folder, not a file")
         if not stat.S_ISREG(status.st_mode):
-            raise BadImage("not a regular file (a device, pipe or socket)")  # reading a FIFO would block
+            raise BadImage(
+                "not a regular file (a device, pipe or socket)"
+            )  # reading a FIFO would block
         size = status.st_size
         if size == 0:
             raise BadImage("empty file")
@@ -224,8 +230,13 @@ def _draft(image: Image.Image, mode: str, eighths: int) -> float:
     if drafted is None or drafted[1] is None:
         return 1.0
     scale = 1 / round(width / drafted[1][2])
-    if eighths == 3 and scale == 0.5 and getattr(image, "decoderconfig", None) == (2, 0) \
-            and len(image.tile) == 1 and tuple(image.tile[0][1]) == (0, 0, *image.size):
+    if (
+        eighths == 3
+        and scale == 0.5
+        and getattr(image, "decoderconfig", None) == (2, 0)
+        and len(image.tile) == 1
+        and tuple(image.tile[0][1]) == (0, 0, *image.size)
+    ):
         size = (-(-width * 3 // 8), -(-height * 3 // 8))  # libjpeg's output size: ceil(3/8 of it)
         tile = image.tile[0]
         # Tile entries are named tuples in Pillow 11+, plain tuples before: build either the same way.
@@ -238,7 +249,9 @@ def _draft(image: Image.Image, mode: str, eighths: int) -> float:
     return scale
 
 
-def resample(picture: Image.Image, target: tuple[int, int], box: tuple[float, ...], dct_scaled: bool) -> Image.Image:
+def resample(
+    picture: Image.Image, target: tuple[int, int], box: tuple[float, ...], dct_scaled: bool
+) -> Image.Image:
     """`box` of `picture` resized to `target`; `dct_scaled`: the picture was decoded at reduced DCT scale.
     - After a DCT-scaled decode, a shrink by at most a third (what is left when 1/4, 3/8 or 1/2 is the
       smallest scale that still covers the target) takes the nearest pixel. The decode has already
@@ -250,19 +263,35 @@ def resample(picture: Image.Image, target: tuple[int, int], box: tuple[float, ..
       larger shrink past 1/8, and enlarging, as im2rec does."""
     Image = _pil()
     width_ratio, height_ratio = target[0] / (box[2] - box[0]), target[1] / (box[3] - box[1])
-    if dct_scaled and 2 / 3 <= min(width_ratio, height_ratio) and max(width_ratio, height_ratio) <= 1:
+    if (
+        dct_scaled
+        and 2 / 3 <= min(width_ratio, height_ratio)
+        and max(width_ratio, height_ratio) <= 1
+    ):
         return picture.resize(target, Image.Resampling.NEAREST, box=box)
     return picture.resize(target, Image.Resampling.BILINEAR, box=box)
 
 
-def dct_eighths(width: int, height: int, target: tuple[int, int], three_eighths: bool = True) -> int:
+def dct_eighths(
+    width: int, height: int, target: tuple[int, int], three_eighths: bool = True
+) -> int:
     """The smallest DCT scale, in eighths, at which a width x height region still covers `target`:
     never upscale what im2rec downscales. 8 (full size) when 1/2 does not cover it."""
-    return next((n for n in (1, 2, 3, 4) if (n != 3 or three_eighths)
-                 and width * n // 8 >= target[0] and height * n // 8 >= target[1]), 8)
+    return next(
+        (
+            n
+            for n in (1, 2, 3, 4)
+            if (n != 3 or three_eighths)
+            and width * n // 8 >= target[0]
+            and height * n // 8 >= target[1]
+        ),
+        8,
+    )
 
 
-def transform(path: str, options: PackOptions, three_eighths: bool = True) -> tuple[bytes, int, int]:
+def transform(
+    path: str, options: PackOptions, three_eighths: bool = True
+) -> tuple[bytes, int, int]:
     """The encoded image im2rec would pack for `path`, with its width and height."""
     if options.pass_through:
         return _pass_through(path)
@@ -281,7 +310,9 @@ def transform(path: str, options: PackOptions, three_eighths: bool = True) -> tu
             _load(image)
         except BadImage:
             if scale == 3 / 8:
-                return transform(path, options, three_eighths=False)  # the plain way tells the real reason
+                return transform(
+                    path, options, three_eighths=False
+                )  # the plain way tells the real reason
             raise
         picture = image
         if orientation in _TRANSPOSE_FOR_ORIENTATION:
@@ -346,4 +377,3 @@ def check_pass_through(path: str) -> tuple[int, int]:
     if not _looks_complete(tail, image_format):
         _pass_through(path)  # the whole check: raises BadImage for a truncated file
     return width, height
-

@@ -79,13 +79,17 @@ def _matches(token: str, class_id: str, name: str) -> bool:
     return token == class_id or token.casefold() == name.casefold()
 
 
-def _select_classes(available: Sequence[tuple[str, str]], wanted: Sequence[str], layout: str) -> set[str]:
+def _select_classes(
+    available: Sequence[tuple[str, str]], wanted: Sequence[str], layout: str
+) -> set[str]:
     """Class ids chosen by `--classes` (ids or names); every token must match a class that has images."""
     chosen: set[str] = set()
     for token in wanted:
         hits = [cid for cid, name in available if _matches(token, cid, name)]
         if not hits:
-            sample = ", ".join(f"{cid} ({name})" if name != cid else cid for cid, name in available[:8])
+            sample = ", ".join(
+                f"{cid} ({name})" if name != cid else cid for cid, name in available[:8]
+            )
             more = f", ... ({len(available)} in all)" if len(available) > 8 else ""
             raise DatasetError(
                 f"--classes: {token!r} matches no class with images in this {layout} dataset; "
@@ -106,7 +110,9 @@ def _read_pairs(path: str, what: str) -> list[tuple[str, str, int]]:
                     continue
                 parts = line.split(None, 1)
                 if len(parts) != 2:
-                    raise DatasetError(f"{path}:{line_no}: expected '<{what[0]}> <{what[1]}>', got {line!r}")
+                    raise DatasetError(
+                        f"{path}:{line_no}: expected '<{what[0]}> <{what[1]}>', got {line!r}"
+                    )
                 pairs.append((parts[0], parts[1].strip(), line_no))
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
@@ -121,7 +127,10 @@ def _class_names_from_file(root: str) -> dict[str, str]:
         path = os.path.join(candidate, "classes.txt")
         if os.path.isfile(path):
             try:
-                return {cid.lstrip("0") or "0": name for cid, name, _ in _read_pairs(path, ("class_id", "name"))}
+                return {
+                    cid.lstrip("0") or "0": name
+                    for cid, name, _ in _read_pairs(path, ("class_id", "name"))
+                }
             except DatasetError:
                 return {}
     return {}
@@ -130,11 +139,16 @@ def _class_names_from_file(root: str) -> dict[str, str]:
 def _walk_class_folders(root: str, exts: Sequence[str], warnings: list[str]):
     """(folder, relative image paths) in im2rec's order: os.walk with sorted dirs and files."""
     seen_dirs: set[tuple[int, int]] = set()
-    for path, dirs, files in os.walk(root, followlinks=True, onerror=lambda exc: warnings.append(
-            f"cannot read folder {exc.filename}: {exc.strerror}")):
+    for path, dirs, files in os.walk(
+        root,
+        followlinks=True,
+        onerror=lambda exc: warnings.append(f"cannot read folder {exc.filename}: {exc.strerror}"),
+    ):
         st = os.stat(path)
         if (st.st_dev, st.st_ino) in seen_dirs:
-            warnings.append(f"skipped {path}: a symbolic link loops back to a folder already listed")
+            warnings.append(
+                f"skipped {path}: a symbolic link loops back to a folder already listed"
+            )
             dirs[:] = []
             continue
         seen_dirs.add((st.st_dev, st.st_ino))
@@ -152,14 +166,18 @@ def _walk_class_folders(root: str, exts: Sequence[str], warnings: list[str]):
                 relative.encode("utf-8")
             except UnicodeEncodeError:
                 shown = os.fsencode(full)
-                warnings.append(f"skipped {shown!r}: its name is not valid UTF-8; rename the file to include it")
+                warnings.append(
+                    f"skipped {shown!r}: its name is not valid UTF-8; rename the file to include it"
+                )
                 continue
             images.append(relative)
         if images:
             yield path, images
         elif not dirs and path != root:
             # im2rec skips it too, but every later class then gets the label this one would have had.
-            warnings.append(f"folder {_to_list_path(path, root)} has no {'/'.join(exts)} images: it is not a class")
+            warnings.append(
+                f"folder {_to_list_path(path, root)} has no {'/'.join(exts)} images: it is not a class"
+            )
 
 
 def discover(root: str, exts: Sequence[str] = DEFAULT_EXTS, classes: Sequence[str] = ()) -> Dataset:
@@ -193,7 +211,9 @@ def _discover_folders(root: str, exts: Sequence[str], wanted: Sequence[str]) -> 
     for folder, _ in folders:
         class_id = _to_list_path(folder, root)
         key = class_id.lstrip("0") or "0" if class_id.isdigit() else class_id
-        available.append((class_id, names.get(key, os.path.basename(folder) if class_id != "." else ".")))
+        available.append(
+            (class_id, names.get(key, os.path.basename(folder) if class_id != "." else "."))
+        )
     chosen = _select_classes(available, wanted, "folder-per-class") if wanted else None
     classes, images = [], []
     for (folder, paths), (class_id, name) in zip(folders, available):
@@ -226,19 +246,25 @@ def _discover_metadata(root: str, metadata_dir: str, wanted: Sequence[str]) -> D
             raise DatasetError(f"{labels_txt}:{line_no}: image id {image_id} is not in images.txt")
         class_of[image_id] = class_id
     names: dict[str, str] = {}
-    for class_id, name, _ in _read_pairs(os.path.join(metadata_dir, "classes.txt"), ("class_id", "name")):
+    for class_id, name, _ in _read_pairs(
+        os.path.join(metadata_dir, "classes.txt"), ("class_id", "name")
+    ):
         names[class_id] = name
     split_of: dict[str, str] = {}
     split_txt = os.path.join(metadata_dir, SPLIT_FILE)
     if os.path.isfile(split_txt):
         for image_id, flag, line_no in _read_pairs(split_txt, ("image_id", "is_training_image")):
             if flag not in ("0", "1"):
-                raise DatasetError(f"{split_txt}:{line_no}: expected 1 (train) or 0 (test), got {flag!r}")
+                raise DatasetError(
+                    f"{split_txt}:{line_no}: expected 1 (train) or 0 (test), got {flag!r}"
+                )
             split_of[image_id] = "train" if flag == "1" else "test"
 
     unlabelled = [i for i in paths_by_id if i not in class_of]
     if unlabelled:
-        warnings.append(f"{len(unlabelled)} images in images.txt have no class in image_class_labels.txt; left out")
+        warnings.append(
+            f"{len(unlabelled)} images in images.txt have no class in image_class_labels.txt; left out"
+        )
     by_class: dict[str, list[tuple[str, str]]] = {}
     missing = 0
     for image_id, relative in paths_by_id.items():
@@ -246,14 +272,18 @@ def _discover_metadata(root: str, metadata_dir: str, wanted: Sequence[str]) -> D
         if class_id is None:
             continue
         if class_id not in names:
-            raise DatasetError(f"{labels_txt}: class id {class_id} (image {image_id}) is not in classes.txt")
+            raise DatasetError(
+                f"{labels_txt}: class id {class_id} (image {image_id}) is not in classes.txt"
+            )
         if not os.path.isfile(os.path.join(image_dir, relative)):
             missing += 1
             continue
         by_class.setdefault(class_id, []).append((relative, image_id))
     if missing:
-        warnings.append(f"{missing} images listed in images.txt are not on disk; listing the "
-                        f"{sum(len(v) for v in by_class.values())} that are")
+        warnings.append(
+            f"{missing} images listed in images.txt are not on disk; listing the "
+            f"{sum(len(v) for v in by_class.values())} that are"
+        )
     if not by_class:
         raise DatasetError(f"none of the images listed in {images_txt} exist under {image_dir!r}")
     available = [(cid, names[cid]) for cid in sorted(by_class, key=_class_sort_key)]
@@ -272,6 +302,7 @@ def _discover_metadata(root: str, metadata_dir: str, wanted: Sequence[str]) -> D
 
 # --- splitting ---------------------------------------------------------------------------------
 
+
 @dataclass
 class SplitOptions:
     train_ratio: float = 1.0
@@ -289,14 +320,18 @@ def check_ratios(train_ratio: float, test_ratio: float) -> None:
     if not 0.0 <= test_ratio < 1.0:
         raise DatasetError(f"--test-ratio must be in [0, 1), got {test_ratio}")
     if train_ratio + test_ratio > 1.0 + _EPSILON:
-        raise DatasetError(f"--train-ratio + --test-ratio must not exceed 1, got {train_ratio} + {test_ratio}")
+        raise DatasetError(
+            f"--train-ratio + --test-ratio must not exceed 1, got {train_ratio} + {test_ratio}"
+        )
 
 
 def _to_entry(image: ListedImage) -> ListEntry:
     return ListEntry(image.index, (float(image.label),), image.path)
 
 
-def _split_plain(chunk: list[ListedImage], chunk_size: int, options: SplitOptions) -> dict[str, list[ListedImage]]:
+def _split_plain(
+    chunk: list[ListedImage], chunk_size: int, options: SplitOptions
+) -> dict[str, list[ListedImage]]:
     # Exactly im2rec's arithmetic, so `--no-stratify` lists match im2rec's line for line.
     sep = int(chunk_size * options.train_ratio)
     sep_test = int(chunk_size * options.test_ratio)
@@ -305,13 +340,15 @@ def _split_plain(chunk: list[ListedImage], chunk_size: int, options: SplitOption
     splits = {}
     if options.test_ratio:
         splits["test"] = chunk[:sep_test]
-    splits["train"] = chunk[sep_test:sep_test + sep]
+    splits["train"] = chunk[sep_test : sep_test + sep]
     if options.train_ratio + options.test_ratio < 1.0:
-        splits["val"] = chunk[sep_test + sep:]
+        splits["val"] = chunk[sep_test + sep :]
     return splits
 
 
-def _split_stratified(chunk: list[ListedImage], options: SplitOptions, rng: random.Random) -> dict[str, list[ListedImage]]:
+def _split_stratified(
+    chunk: list[ListedImage], options: SplitOptions, rng: random.Random
+) -> dict[str, list[ListedImage]]:
     if options.train_ratio == 1.0:
         return {"": chunk}
     has_val = options.train_ratio + options.test_ratio < 1.0 - _EPSILON
@@ -330,9 +367,9 @@ def _split_stratified(chunk: list[ListedImage], options: SplitOptions, rng: rand
         n_train = math.floor(n * options.train_ratio + _EPSILON) if has_val else n - n_test
         if options.test_ratio:
             splits["test"].extend(members[:n_test])
-        splits["train"].extend(members[n_test:n_test + n_train])
+        splits["train"].extend(members[n_test : n_test + n_train])
         if has_val:
-            splits["val"].extend(members[n_test + n_train:])
+            splits["val"].extend(members[n_test + n_train :])
     if options.shuffle:
         for name in splits:
             rng.shuffle(splits[name])
@@ -346,7 +383,8 @@ def split(dataset: Dataset, options: SplitOptions) -> dict[str, list[ListEntry]]
     if options.official:
         if not dataset.has_official_split:
             raise DatasetError(
-                "--split official needs train_test_split.txt beside images.txt with a line for every image")
+                "--split official needs train_test_split.txt beside images.txt with a line for every image"
+            )
         result = {"_train": [], "_val": []}
         for image in images:
             result["_train" if image.official_split == "train" else "_val"].append(image)
@@ -369,12 +407,12 @@ def split(dataset: Dataset, options: SplitOptions) -> dict[str, list[ListEntry]]
                 members = by_label[label]
                 rng.shuffle(members)
                 images.extend(members)
-        chunks = [images[i::options.chunks] for i in range(options.chunks)]
+        chunks = [images[i :: options.chunks] for i in range(options.chunks)]
     else:
         if options.shuffle:
             rng.shuffle(images)
         chunk_size = (len(images) + options.chunks - 1) // options.chunks
-        chunks = [images[i * chunk_size:(i + 1) * chunk_size] for i in range(options.chunks)]
+        chunks = [images[i * chunk_size : (i + 1) * chunk_size] for i in range(options.chunks)]
 
     result: dict[str, list[ListEntry]] = {}
     for number, chunk in enumerate(chunks):
@@ -382,7 +420,9 @@ def split(dataset: Dataset, options: SplitOptions) -> dict[str, list[ListEntry]]
         if options.stratify:
             parts = _split_stratified(chunk, options, rng)
         else:
-            parts = _split_plain(chunk, (len(images) + options.chunks - 1) // options.chunks, options)
+            parts = _split_plain(
+                chunk, (len(images) + options.chunks - 1) // options.chunks, options
+            )
         for name, members in parts.items():
             suffix = chunk_tag + (f"_{name}" if name else "")
             result[suffix] = [_to_entry(i) for i in members]
@@ -395,7 +435,9 @@ def split_name(suffix: str) -> str:
     return tail if tail in ("train", "val", "test") else "all"
 
 
-def label_map_rows(dataset: Dataset, splits: dict[str, list[ListEntry]]) -> tuple[list[str], list[list[str]]]:
+def label_map_rows(
+    dataset: Dataset, splits: dict[str, list[ListEntry]]
+) -> tuple[list[str], list[list[str]]]:
     split_names = []
     for suffix in splits:
         name = split_name(suffix)
@@ -409,8 +451,10 @@ def label_map_rows(dataset: Dataset, splits: dict[str, list[ListEntry]]) -> tupl
         for entry in entries:
             counts[(name, int(entry.label))] += 1
     header = ["label", "class_id", "name"] + split_names
-    rows = [[str(c.label), c.class_id, c.name] + [str(counts[(n, c.label)]) for n in split_names]
-            for c in dataset.classes]
+    rows = [
+        [str(c.label), c.class_id, c.name] + [str(counts[(n, c.label)]) for n in split_names]
+        for c in dataset.classes
+    ]
     return header, rows
 
 
@@ -437,6 +481,8 @@ def read_label_map(path: str) -> list[dict[str, str]]:
     for line_no, line in enumerate(lines[1:], 2):
         values = line.split("\t")
         if len(values) != len(header):
-            raise DatasetError(f"{path}:{line_no}: expected {len(header)} columns, found {len(values)}")
+            raise DatasetError(
+                f"{path}:{line_no}: expected {len(header)} columns, found {len(values)}"
+            )
         rows.append(dict(zip(header, values)))
     return rows

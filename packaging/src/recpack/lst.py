@@ -85,18 +85,26 @@ def parse_list(path: str | os.PathLike) -> list[ListEntry]:
             try:
                 value = float(text)
             except ValueError:
-                raise ListFileError(f"{where}: label {text!r} in column {column} is not a number") from None
+                raise ListFileError(
+                    f"{where}: label {text!r} in column {column} is not a number"
+                ) from None
             if not math.isfinite(value):
-                raise ListFileError(f"{where}: label {text!r} in column {column} is not a finite number")
+                raise ListFileError(
+                    f"{where}: label {text!r} in column {column} is not a finite number"
+                )
             labels.append(value)
         image_path = fields[-1]
         problem = check_relative_path(image_path)
         if problem:
             raise ListFileError(f"{where}: path {image_path!r}: {problem}")
         if index in first_seen:
-            raise ListFileError(f"{where}: duplicate index {index} (first used on line {first_seen[index]})")
+            raise ListFileError(
+                f"{where}: duplicate index {index} (first used on line {first_seen[index]})"
+            )
         first_seen[index] = line_no
-        entries.append(ListEntry(index, tuple(labels), posixpath.normpath(image_path.replace("\\", "/"))))
+        entries.append(
+            ListEntry(index, tuple(labels), posixpath.normpath(image_path.replace("\\", "/")))
+        )
     if not entries:
         raise ListFileError(f"{path}: the list is empty")
     return entries

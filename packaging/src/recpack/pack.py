@@ -52,8 +52,10 @@ class ListResult:
 
     def summary(self) -> str:
         rate = self.records / self.seconds if self.seconds > 0 else 0.0
-        return (f"{os.path.basename(self.rec_path)}: {self.records} records, {len(self.skipped)} skipped, "
-                f"{self.bytes / 1e6:.1f} MB in {self.seconds:.1f} s ({rate:.0f} images/s)")
+        return (
+            f"{os.path.basename(self.rec_path)}: {self.records} records, {len(self.skipped)} skipped, "
+            f"{self.bytes / 1e6:.1f} MB in {self.seconds:.1f} s ({rate:.0f} images/s)"
+        )
 
 
 class PackFailed(RecpackError):
@@ -82,8 +84,10 @@ class _Entries(Sequence):
         return len(self._index)
 
     def _entry(self, i: int) -> ListEntry:
-        labels = tuple(self._labels[self._label_starts[i]:self._label_starts[i + 1]])
-        return ListEntry(self._index[i], labels, self._paths[self._path_starts[i]:self._path_starts[i + 1]])
+        labels = tuple(self._labels[self._label_starts[i] : self._label_starts[i + 1]])
+        return ListEntry(
+            self._index[i], labels, self._paths[self._path_starts[i] : self._path_starts[i + 1]]
+        )
 
     def __getitem__(self, item):
         if isinstance(item, slice):
@@ -106,12 +110,18 @@ def find_lists(prefix: str) -> list[str]:
         folder = folder or "."
     if not os.path.isdir(folder):
         raise PackFailed(f"folder {folder!r} of PREFIX {prefix!r} does not exist")
-    found = sorted(os.path.join(folder, name) for name in os.listdir(folder)
-                   if name.startswith(stem) and name.endswith(".lst")
-                   and os.path.isfile(os.path.join(folder, name)))
+    found = sorted(
+        os.path.join(folder, name)
+        for name in os.listdir(folder)
+        if name.startswith(stem)
+        and name.endswith(".lst")
+        and os.path.isfile(os.path.join(folder, name))
+    )
     if not found:
-        raise PackFailed(f"no list file matches {os.path.join(folder, stem)}*.lst; "
-                         f"create one first with: recpack list {prefix} ROOT")
+        raise PackFailed(
+            f"no list file matches {os.path.join(folder, stem)}*.lst; "
+            f"create one first with: recpack list {prefix} ROOT"
+        )
     return found
 
 
@@ -170,7 +180,11 @@ def _copy_file(entry: ListEntry, width: int, height: int):
 
 
 _RESULT = struct.Struct("<qIIBI")  # position, width, height, kind, body length; kind is one of:
-_REASON, _RECORD, _COPY = 0, 1, 2  # a skip reason follows, the framed record follows, the parent copies the file
+_REASON, _RECORD, _COPY = (
+    0,
+    1,
+    2,
+)  # a skip reason follows, the framed record follows, the parent copies the file
 _CHUNK = 4  # entries per task: small, so one slow image holds back little of the ordered output
 
 
@@ -195,7 +209,9 @@ _LENGTH = struct.Struct("<Q")  # each message on a pipe: its length, then its by
 
 def _send(fd: int, parts: list) -> None:
     """One message made of `parts`, written without joining them first."""
-    pending = [memoryview(_LENGTH.pack(sum(map(len, parts))))] + [memoryview(part) for part in parts if len(part)]
+    pending = [memoryview(_LENGTH.pack(sum(map(len, parts))))] + [
+        memoryview(part) for part in parts if len(part)
+    ]
     while pending:
         written = os.writev(fd, pending)
         while pending and written >= len(pending[0]):
@@ -225,7 +241,9 @@ def _receive(fd: int) -> Optional[bytearray]:
 
 def _serve(tasks: int, results: int) -> None:
     """A worker: pack the entries that arrive on `tasks`; send each result, as bytes, on `results`."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops us
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # Ctrl-C reaches the whole group; the parent stops us
     _keep_freed_memory()
     preload()  # Pillow loads here while the parent reads the lists
     check_only = _worker_options.pass_through
@@ -242,7 +260,11 @@ def _serve(tasks: int, results: int) -> None:
                 message.append(_RESULT.pack(position, 0, 0, _REASON, len(body)))
             else:
                 body = framed
-                message.append(_RESULT.pack(position, width, height, _COPY if check_only else _RECORD, len(body)))
+                message.append(
+                    _RESULT.pack(
+                        position, width, height, _COPY if check_only else _RECORD, len(body)
+                    )
+                )
             message.append(body)
         try:
             _send(results, message)
@@ -316,8 +338,10 @@ class _Workers:
             raise
 
     def _ended(self, number: int, path: str) -> PackFailed:
-        return PackFailed(f"a worker process ended (exit code {self._exit_code(number, wait=True)}) "
-                          f"while packing {path} or an image after it")
+        return PackFailed(
+            f"a worker process ended (exit code {self._exit_code(number, wait=True)}) "
+            f"while packing {path} or an image after it"
+        )
 
     def _exit_code(self, number: int, wait: bool) -> Optional[int]:
         """The worker's exit code (negative: the signal that ended it), or None while it runs."""
@@ -345,7 +369,9 @@ class _Workers:
                 # Two chunks per worker: one being packed, one queued, so it never waits for the parent.
                 while in_flight[number] < 2 * _CHUNK and sent < total and sent - returned < window:
                     count = min(_CHUNK, total - sent, window - (sent - returned))
-                    task = pickle.dumps((sent, entries[sent:sent + count]), pickle.HIGHEST_PROTOCOL)
+                    task = pickle.dumps(
+                        (sent, entries[sent : sent + count]), pickle.HIGHEST_PROTOCOL
+                    )
                     try:
                         _send(self.tasks[number], [task])
                     except BrokenPipeError:
@@ -373,7 +399,7 @@ class _Workers:
                     while offset < len(message):
                         position, width, height, kind, length = _RESULT.unpack_from(message, offset)
                         offset += _RESULT.size + length
-                        body = view[offset - length:offset]  # no copy of the record
+                        body = view[offset - length : offset]  # no copy of the record
                         if kind == _RECORD:
                             done[position] = (body, None, width, height)
                         elif kind == _COPY:
@@ -432,7 +458,9 @@ class _WriterThread:
             if self.error is None:
                 try:
                     self.file.writelines(pieces)
-                except BaseException as exc:  # handed to the main thread at its next write or at close
+                except (
+                    BaseException
+                ) as exc:  # handed to the main thread at its next write or at close
                     self.error = exc
 
     def writelines(self, pieces) -> None:
@@ -473,14 +501,19 @@ def _spawned(entries: Sequence[ListEntry], workers: int) -> Iterator[tuple]:
             yield entry
 
     pool = multiprocessing.get_context("spawn").Pool(
-        workers, initializer=_init_worker, initargs=(_worker_root, _worker_options, _worker_pack_label))
+        workers,
+        initializer=_init_worker,
+        initargs=(_worker_root, _worker_options, _worker_pack_label),
+    )
     try:
         for result in pool.imap(_pack_one, windowed(), chunksize=_CHUNK):
             window.release()
             yield result
         pool.close()
     finally:
-        window.release(len(entries) + 1)  # unblock the pool's feeder thread, or terminate() waits on it
+        window.release(
+            len(entries) + 1
+        )  # unblock the pool's feeder thread, or terminate() waits on it
         pool.terminate()
         pool.join()
 
@@ -508,18 +541,37 @@ def _progress(total: int, label: str):
         return _NoProgress()  # no bar in logs and pipes, and no tqdm import (~25 ms) either
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=label, unit="img", file=sys.stderr, leave=False, dynamic_ncols=True,
-                mininterval=0.5)
+    return tqdm(
+        total=total,
+        desc=label,
+        unit="img",
+        file=sys.stderr,
+        leave=False,
+        dynamic_ncols=True,
+        mininterval=0.5,
+    )
 
 
 def _check_root(root: str) -> None:
     if not os.path.isdir(root):
-        raise PackFailed(f"ROOT {root!r} is not a folder" if os.path.exists(root) else f"ROOT {root!r} does not exist")
+        raise PackFailed(
+            f"ROOT {root!r} is not a folder"
+            if os.path.exists(root)
+            else f"ROOT {root!r} does not exist"
+        )
 
 
-def pack_lists(prefix: str, root: str, options: PackOptions, *, workers: int = 0, pack_label: bool = False,
-               fail_fast: bool = False, report: Callable[[str], None] = print,
-               warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> list[ListResult]:
+def pack_lists(
+    prefix: str,
+    root: str,
+    options: PackOptions,
+    *,
+    workers: int = 0,
+    pack_label: bool = False,
+    fail_fast: bool = False,
+    report: Callable[[str], None] = print,
+    warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> list[ListResult]:
     """Pack every list PREFIX names; nothing appears at a final path unless every list succeeded."""
     _check_root(root)
     list_paths = find_lists(prefix)
@@ -531,42 +583,62 @@ def pack_lists(prefix: str, root: str, options: PackOptions, *, workers: int = 0
     _keep_freed_memory()  # the parent too: each result message (~120 KB) would otherwise be fresh pages
     writing = None  # the outputs being written, for the message if the disk refuses
     try:
-        with (_Workers(workers) if forked else nullcontext()) as pool, AtomicOutputs() as outputs:
-            parsed = [(path, _Entries(path)) for path in list_paths]  # every list checked before any work
+        with _Workers(workers) if forked else nullcontext() as pool, AtomicOutputs() as outputs:
+            parsed = [
+                (path, _Entries(path)) for path in list_paths
+            ]  # every list checked before any work
             for list_path, entries in parsed:
                 stem = os.path.splitext(list_path)[0]
                 writing = f"{stem}.rec and .idx"
                 result = ListResult(list_path, stem + ".rec", stem + ".idx")
                 rec_file = outputs.open(result.rec_path, "wb", uncached=True)
-                writer = _WriterThread(rec_file) if options.pass_through and pool else nullcontext(rec_file)
+                writer = (
+                    _WriterThread(rec_file)
+                    if options.pass_through and pool
+                    else nullcontext(rec_file)
+                )
                 idx = outputs.open(result.idx_path, "w", encoding="utf-8", newline="\n")
                 started = time.perf_counter()
                 if pool:
                     produced = pool.run(entries)
                 else:
                     produced = _spawned(entries, workers) if workers > 1 else _serial(entries)
-                with closing(produced), _progress(len(entries), os.path.basename(list_path)) as bar, writer as rec:
+                with (
+                    closing(produced),
+                    _progress(len(entries), os.path.basename(list_path)) as bar,
+                    writer as rec,
+                ):
                     for entry, (framed, reason, width, height) in zip(entries, produced):
                         bar.update(1)
                         if framed is None:
                             skipped = Skipped(entry.index, entry.path, reason)
                             if fail_fast:
-                                raise PackFailed(f"{list_path}: {entry.path} (index {entry.index}): {reason}; "
-                                                 "stopped (--on-error fail), no output written")
+                                raise PackFailed(
+                                    f"{list_path}: {entry.path} (index {entry.index}): {reason}; "
+                                    "stopped (--on-error fail), no output written"
+                                )
                             result.skipped.append(skipped)
                             warn(f"skipped {entry.path} (index {entry.index}): {reason}")
                             continue
                         idx.write(f"{entry.index}\t{result.bytes}\n")
-                        pieces = framed if isinstance(framed, list) else (framed,)  # a copied file comes in pieces
+                        pieces = (
+                            framed if isinstance(framed, list) else (framed,)
+                        )  # a copied file comes in pieces
                         rec.writelines(pieces)
                         result.bytes += sum(map(len, pieces))
                         result.records += 1
                         short = min(width, height)
-                        result.min_side = short if result.min_side is None else min(result.min_side, short)
-                        result.max_side = short if result.max_side is None else max(result.max_side, short)
+                        result.min_side = (
+                            short if result.min_side is None else min(result.min_side, short)
+                        )
+                        result.max_side = (
+                            short if result.max_side is None else max(result.max_side, short)
+                        )
                 result.seconds = time.perf_counter() - started
                 if result.records == 0:
-                    raise PackFailed(f"{list_path}: none of its {len(entries)} images could be packed; nothing written")
+                    raise PackFailed(
+                        f"{list_path}: none of its {len(entries)} images could be packed; nothing written"
+                    )
                 skipped_path = stem + SKIPPED_SUFFIX
                 if result.skipped:
                     table = outputs.open(skipped_path, "w", encoding="utf-8", newline="\n")
@@ -575,12 +647,16 @@ def pack_lists(prefix: str, root: str, options: PackOptions, *, workers: int = 0
                         table.write(f"{s.index}\t{s.path}\t{s.reason}\n")
                 results.append(result)
             outputs.commit()
-    except OSError as exc:  # a full disk, a read-only folder: the run cannot go on, and nothing is left behind
+    except (
+        OSError
+    ) as exc:  # a full disk, a read-only folder: the run cannot go on, and nothing is left behind
         if writing is None:
             raise PackFailed(f"cannot start the packing workers: {exc.strerror or exc}") from None
         where = f" ({exc.filename})" if exc.filename else ""
-        raise PackFailed(f"cannot write {writing}{where}: {exc.strerror or exc}; "
-                         "no output was written at the final paths") from None
+        raise PackFailed(
+            f"cannot write {writing}{where}: {exc.strerror or exc}; "
+            "no output was written at the final paths"
+        ) from None
     for result in results:
         stale = os.path.splitext(result.list_path)[0] + SKIPPED_SUFFIX
         if not result.skipped and os.path.exists(stale):

@@ -42,7 +42,9 @@ def pack_header(label: Label, record_id: int, id2: int = 0) -> bytes:
     if isinstance(label, (int, float)):
         return _IR_HEADER.pack(0, float(label), record_id, id2)
     labels = [float(x) for x in label]
-    return _IR_HEADER.pack(len(labels), 0.0, record_id, id2) + struct.pack(f"<{len(labels)}f", *labels)
+    return _IR_HEADER.pack(len(labels), 0.0, record_id, id2) + struct.pack(
+        f"<{len(labels)}f", *labels
+    )
 
 
 def pack(label: Label, record_id: int, payload: bytes, id2: int = 0) -> bytes:
@@ -52,14 +54,18 @@ def pack(label: Label, record_id: int, payload: bytes, id2: int = 0) -> bytes:
 def unpack(record: bytes) -> tuple[IRHeader, bytes]:
     """Split an image record into its header and the encoded image (mxnet.recordio.unpack)."""
     if len(record) < IR_HEADER_SIZE:
-        raise RecordIOError(f"record of {len(record)} bytes is shorter than an IRHeader ({IR_HEADER_SIZE})")
+        raise RecordIOError(
+            f"record of {len(record)} bytes is shorter than an IRHeader ({IR_HEADER_SIZE})"
+        )
     flag, label, record_id, id2 = _IR_HEADER.unpack_from(record)
     body = record[IR_HEADER_SIZE:]
     if flag > 0:
         if len(body) < 4 * flag:
-            raise RecordIOError(f"record declares {flag} labels but holds only {len(body)} bytes after its header")
+            raise RecordIOError(
+                f"record declares {flag} labels but holds only {len(body)} bytes after its header"
+            )
         labels = struct.unpack_from(f"<{flag}f", body)
-        return IRHeader(flag, labels, record_id, id2), body[4 * flag:]
+        return IRHeader(flag, labels, record_id, id2), body[4 * flag :]
     return IRHeader(flag, label, record_id, id2), body
 
 
@@ -68,7 +74,9 @@ def record_pieces(payload: bytes) -> list:
     pieces to write in order: headers, and views of `payload` rather than copies of it."""
     length = len(payload)
     if length > MAX_RECORD_BYTES:
-        raise RecordIOError(f"a record of {length} bytes is too large: RecordIO holds at most {MAX_RECORD_BYTES}")
+        raise RecordIOError(
+            f"a record of {length} bytes is too large: RecordIO holds at most {MAX_RECORD_BYTES}"
+        )
     view = memoryview(payload)
     pieces = []
     start = 0
@@ -152,11 +160,17 @@ class RecordReader:
             cflag, length = lrec >> 29, lrec & MAX_RECORD_BYTES
             expected_first = not chunks
             if cflag in (0, 1) and not expected_first or cflag in (2, 3) and expected_first:
-                raise self._fail(offset, f"continuation flag {cflag} out of sequence in the record starting at {start}")
+                raise self._fail(
+                    offset,
+                    f"continuation flag {cflag} out of sequence in the record starting at {start}",
+                )
             padded = length + (-length % 4)
             body = f.read(padded)
             if len(body) < padded:
-                raise self._fail(offset, f"truncated record: {length} bytes declared, {max(0, len(body))} present")
+                raise self._fail(
+                    offset,
+                    f"truncated record: {length} bytes declared, {max(0, len(body))} present",
+                )
             chunks.append(body[:length])
             offset += 8 + padded
             if cflag in (0, 3):
@@ -178,9 +192,13 @@ def read_index(path: Union[str, os.PathLike]) -> list[tuple[int, int]]:
         for line_no, line in enumerate(f, 1):
             fields = line.rstrip("\n").split("\t")
             if len(fields) != 2:
-                raise RecordIOError(f"{path}:{line_no}: expected 'key<TAB>offset', got {line.rstrip()!r}")
+                raise RecordIOError(
+                    f"{path}:{line_no}: expected 'key<TAB>offset', got {line.rstrip()!r}"
+                )
             try:
                 entries.append((int(fields[0]), int(fields[1])))
             except ValueError:
-                raise RecordIOError(f"{path}:{line_no}: key and offset must be integers, got {line.rstrip()!r}") from None
+                raise RecordIOError(
+                    f"{path}:{line_no}: key and offset must be integers, got {line.rstrip()!r}"
+                ) from None
     return entries

@@ -20,17 +20,27 @@ WORKSHOP_CLASSES = {
     "0794": "American Goldfinch",
     "0842": "Eastern Bluebird",
 }
-_CLASS_COLOURS = [(60, 40, 120), (200, 30, 40), (240, 210, 40), (70, 110, 210), (120, 90, 60), (30, 30, 30)]
+_CLASS_COLOURS = [
+    (60, 40, 120),
+    (200, 30, 40),
+    (240, 210, 40),
+    (70, 110, 210),
+    (120, 90, 60),
+    (30, 30, 30),
+]
 
 
 def photo(width: int, height: int, seed: int, colour: Optional[tuple] = None) -> Image.Image:
-    image = _scene(width, height, random.Random(seed), colour or _CLASS_COLOURS[seed % len(_CLASS_COLOURS)])
+    image = _scene(
+        width, height, random.Random(seed), colour or _CLASS_COLOURS[seed % len(_CLASS_COLOURS)]
+    )
     noise = Image.effect_noise((width, height), 24).convert("RGB")
     return Image.blend(image, noise, 0.06)
 
 
-def large_photo(width: int, height: int, seed: int, colour: Optional[tuple] = None,
-                grain: float = 0.06) -> Image.Image:
+def large_photo(
+    width: int, height: int, seed: int, colour: Optional[tuple] = None, grain: float = 0.06
+) -> Image.Image:
     """A ~1 MP photo-like image in ~35 ms (photo() takes ~125 ms), the same for a seed in any process.
 
     The scene is drawn at 1/4 size and scaled up; seeded luminance grain (not effect_noise, whose C rand()
@@ -42,7 +52,9 @@ def large_photo(width: int, height: int, seed: int, colour: Optional[tuple] = No
     scene = _scene(*small, rng, colour or _CLASS_COLOURS[seed % len(_CLASS_COLOURS)])
     texture = Image.frombytes("L", small, rng.randbytes(small[0] * small[1])).convert("RGB")
     scene = Image.blend(scene, texture, 0.06).resize((width, height), Image.Resampling.BILINEAR)
-    grain_image = Image.frombytes("L", (width, height), rng.randbytes(width * height)).convert("RGB")
+    grain_image = Image.frombytes("L", (width, height), rng.randbytes(width * height)).convert(
+        "RGB"
+    )
     return Image.blend(scene, grain_image, grain)
 
 
@@ -55,7 +67,11 @@ def sharp_photo(width: int, height: int, seed: int) -> Image.Image:
     for _ in range(300):
         x, y = rng.randrange(width), rng.randrange(height)
         end = (x + rng.randrange(-200, 200), y + rng.randrange(-200, 200))
-        draw.line([(x, y), end], fill=tuple(rng.randrange(256) for _ in range(3)), width=rng.choice((1, 2)))
+        draw.line(
+            [(x, y), end],
+            fill=tuple(rng.randrange(256) for _ in range(3)),
+            width=rng.choice((1, 2)),
+        )
     return image
 
 
@@ -63,20 +79,34 @@ def _scene(width: int, height: int, rng: random.Random, body: tuple) -> Image.Im
     sky = tuple(rng.randrange(80, 230) for _ in range(3))
     ground = tuple(rng.randrange(20, 140) for _ in range(3))
     gradient = Image.linear_gradient("L").resize((width, height))
-    image = Image.composite(Image.new("RGB", (width, height), ground), Image.new("RGB", (width, height), sky),
-                            gradient)
+    image = Image.composite(
+        Image.new("RGB", (width, height), ground), Image.new("RGB", (width, height), sky), gradient
+    )
     draw = ImageDraw.Draw(image)
     for _ in range(6):  # branches and leaves
         x, y = rng.randrange(width), rng.randrange(height)
         shade = tuple(max(0, min(255, c + rng.randrange(-60, 60))) for c in ground)
-        draw.ellipse((x, y, x + rng.randrange(width // 8, width // 2), y + rng.randrange(height // 16, height // 5)),
-                     fill=shade)
+        draw.ellipse(
+            (
+                x,
+                y,
+                x + rng.randrange(width // 8, width // 2),
+                y + rng.randrange(height // 16, height // 5),
+            ),
+            fill=shade,
+        )
     cx, cy = rng.randrange(width // 4, 3 * width // 4), rng.randrange(height // 4, 3 * height // 4)
     size = min(width, height) // rng.choice((3, 4, 5))
     draw.ellipse((cx - size, cy - size // 2, cx + size, cy + size // 2), fill=body)
     draw.ellipse((cx + size // 2, cy - size, cx + size + size // 3, cy - size // 3), fill=body)
-    draw.polygon([(cx - size, cy), (cx - size - size // 2, cy - size // 3), (cx - size - size // 2, cy + size // 3)],
-                 fill=tuple(c // 2 for c in body))
+    draw.polygon(
+        [
+            (cx - size, cy),
+            (cx - size - size // 2, cy - size // 3),
+            (cx - size - size // 2, cy + size // 3),
+        ],
+        fill=tuple(c // 2 for c in body),
+    )
     return image.filter(ImageFilter.GaussianBlur(radius=max(1.0, min(width, height) / 300)))
 
 
@@ -89,15 +119,23 @@ def save(image: Image.Image, path: str, quality: int = 90) -> str:
     return path
 
 
-def _sizes(rng: random.Random, portrait_share: float, size_range: tuple[tuple[int, int], tuple[int, int]]):
+def _sizes(
+    rng: random.Random, portrait_share: float, size_range: tuple[tuple[int, int], tuple[int, int]]
+):
     (wmin, wmax), (hmin, hmax) = size_range
     width, height = rng.randint(wmin, wmax), rng.randint(hmin, hmax)
     return (height, width) if rng.random() < portrait_share else (width, height)
 
 
-def folder_dataset(root: str, per_class: int, classes: Optional[Iterable[str]] = None, seed: int = 0,
-                   portrait_share: float = 0.25, png_share: float = 0.1,
-                   size_range=((320, 520), (240, 400))) -> list[str]:
+def folder_dataset(
+    root: str,
+    per_class: int,
+    classes: Optional[Iterable[str]] = None,
+    seed: int = 0,
+    portrait_share: float = 0.25,
+    png_share: float = 0.1,
+    size_range=((320, 520), (240, 400)),
+) -> list[str]:
     """images/<class>/<n>.jpg|png under `root`; returns the relative paths written."""
     rng = random.Random(seed)
     written = []
@@ -106,15 +144,29 @@ def folder_dataset(root: str, per_class: int, classes: Optional[Iterable[str]] =
             width, height = _sizes(rng, portrait_share, size_range)
             ext = ".png" if rng.random() < png_share else ".jpg"
             relative = f"{class_id}/{class_id}_{i:04d}{ext}"
-            save(photo(width, height, rng.randrange(1 << 30), _CLASS_COLOURS[number % len(_CLASS_COLOURS)]),
-                 os.path.join(root, relative))
+            save(
+                photo(
+                    width,
+                    height,
+                    rng.randrange(1 << 30),
+                    _CLASS_COLOURS[number % len(_CLASS_COLOURS)],
+                ),
+                os.path.join(root, relative),
+            )
             written.append(relative)
     return written
 
 
-def nabirds_dataset(folder: str, per_class: int, classes: Optional[dict] = None, seed: int = 0,
-                    portrait_share: float = 0.25, png_share: float = 0.1, extra_classes: Optional[dict] = None,
-                    size_range=((320, 520), (240, 400))) -> dict:
+def nabirds_dataset(
+    folder: str,
+    per_class: int,
+    classes: Optional[dict] = None,
+    seed: int = 0,
+    portrait_share: float = 0.25,
+    png_share: float = 0.1,
+    extra_classes: Optional[dict] = None,
+    size_range=((320, 520), (240, 400)),
+) -> dict:
     """A dataset in the NABirds layout: images/NNNN/<uuid>.jpg plus images.txt, image_class_labels.txt,
     classes.txt, train_test_split.txt and sizes.txt in `folder`. `extra_classes` appear in classes.txt
     with no images (as NABirds' parent classes do)."""
@@ -127,9 +179,18 @@ def nabirds_dataset(folder: str, per_class: int, classes: Optional[dict] = None,
             image_id = str(uuid.UUID(int=rng.getrandbits(128)))
             ext = ".png" if rng.random() < png_share else ".jpg"
             relative = f"{class_id}/{image_id.replace('-', '')}{ext}"
-            save(photo(width, height, rng.randrange(1 << 30), _CLASS_COLOURS[number % len(_CLASS_COLOURS)]),
-                 os.path.join(folder, "images", relative))
-            rows.append((image_id, relative, class_id, 1 if rng.random() < 0.7 else 0, width, height))
+            save(
+                photo(
+                    width,
+                    height,
+                    rng.randrange(1 << 30),
+                    _CLASS_COLOURS[number % len(_CLASS_COLOURS)],
+                ),
+                os.path.join(folder, "images", relative),
+            )
+            rows.append(
+                (image_id, relative, class_id, 1 if rng.random() < 0.7 else 0, width, height)
+            )
     all_classes = dict(extra_classes or {})
     all_classes.update(classes)
 
@@ -139,7 +200,13 @@ def nabirds_dataset(folder: str, per_class: int, classes: Optional[dict] = None,
 
     write("images.txt", (f"{r[0]} {r[1]}" for r in rows))
     write("image_class_labels.txt", (f"{r[0]} {int(r[2])}" for r in rows))
-    write("classes.txt", (f"{int(cid)} {name}" for cid, name in sorted(all_classes.items(), key=lambda c: int(c[0]))))
+    write(
+        "classes.txt",
+        (
+            f"{int(cid)} {name}"
+            for cid, name in sorted(all_classes.items(), key=lambda c: int(c[0]))
+        ),
+    )
     write("train_test_split.txt", (f"{r[0]} {r[3]}" for r in rows))
     write("sizes.txt", (f"{r[0]} {r[4]} {r[5]}" for r in rows))
     return {"images": len(rows), "classes": len(classes)}

@@ -14,7 +14,9 @@ import mmap
 import os
 
 _BLOCK = 1 << 20
-_ALIGN = 4096  # O_DIRECT needs buffer, offset and length aligned to the device's block: 4 KB covers it
+_ALIGN = (
+    4096  # O_DIRECT needs buffer, offset and length aligned to the device's block: 4 KB covers it
+)
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
 
 
@@ -23,7 +25,13 @@ class UncachedWriter:
     exactly the bytes written so far (fsync it afterwards to make them durable)."""
 
     def __init__(self, path: str):
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        flags = (
+            os.O_WRONLY
+            | os.O_CREAT
+            | os.O_TRUNC
+            | getattr(os, "O_CLOEXEC", 0)
+            | getattr(os, "O_BINARY", 0)
+        )
         self._direct = bool(_O_DIRECT)
         try:
             self._fd = os.open(path, flags | _O_DIRECT, 0o666)
@@ -51,7 +59,7 @@ class UncachedWriter:
         length, taken = len(data), 0
         while taken < length:
             room = min(_BLOCK - self._used, length - taken)
-            self._view[self._used:self._used + room] = data[taken:taken + room]
+            self._view[self._used : self._used + room] = data[taken : taken + room]
             self._used += room
             taken += room
             if self._used == _BLOCK:
@@ -70,7 +78,7 @@ class UncachedWriter:
         extend it."""
         if self._used:
             padded = -(-self._used // _ALIGN) * _ALIGN
-            self._view[self._used:padded] = bytes(padded - self._used)
+            self._view[self._used : padded] = bytes(padded - self._used)
             self._write_out(padded)
             os.lseek(self._fd, -padded, os.SEEK_CUR)
         os.ftruncate(self._fd, self._size)

@@ -25,8 +25,11 @@ REPO = Path(__file__).resolve().parents[3]
 REGION = "us-east-1"
 JOB = "birds-20261121-123456-abcd"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
-
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
 
 
 HEADER = [
@@ -34,8 +37,12 @@ HEADER = [
     "[12:20:34] /opt/brazil-pkg-cache/packages/AIAlgorithmsMXNet/src/operator/nn/cudnn_algoreg-inl.h:97: "
     "Running performance tests to find the best convolution algorithm",
 ]
-COMPLETE = HEADER + epoch_lines(0, 0.15, 8.095, 0.302083) + epoch_lines(1, 0.64, 3.071, 0.55) \
+COMPLETE = (
+    HEADER
+    + epoch_lines(0, 0.15, 8.095, 0.302083)
+    + epoch_lines(1, 0.64, 3.071, 0.55)
     + epoch_lines(2, 0.766026, 3.1, 0.5)
+)
 COMPLETE_TABLE = [
     "epoch  train acc  val acc  time (s)",
     "    0     0.1500   0.3021       8.1",
@@ -47,7 +54,10 @@ COMPLETE_TABLE = [
 def put_job(clients, lines, job=JOB, stream_suffix="algo-1-1763728800"):
     clients["sagemaker"].create_training_job(
         TrainingJobName=job,
-        AlgorithmSpecification={"TrainingImage": "image-classification:1", "TrainingInputMode": "File"},
+        AlgorithmSpecification={
+            "TrainingImage": "image-classification:1",
+            "TrainingInputMode": "File",
+        },
         RoleArn="arn:aws:iam::123456789012:role/training",
         OutputDataConfig={"S3OutputPath": "s3://bucket/output"},
         ResourceConfig={"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
@@ -63,8 +73,11 @@ def put_job(clients, lines, job=JOB, stream_suffix="algo-1-1763728800"):
     stream = f"{job}/{stream_suffix}"
     logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
     start = int(time.time() * 1000)
-    logs.put_log_events(logGroupName=LOG_GROUP, logStreamName=stream,
-                        logEvents=[{"timestamp": start + i, "message": line} for i, line in enumerate(lines)])
+    logs.put_log_events(
+        logGroupName=LOG_GROUP,
+        logStreamName=stream,
+        logEvents=[{"timestamp": start + i, "message": line} for i, line in enumerate(lines)],
+    )
 
 
 @pytest.fixture
@@ -88,7 +101,9 @@ def assert_png(path):
         assert image.size == (800, 450)
 
 
-def test_complete_job_from_cloudwatch_prints_the_table_and_writes_the_plot(aws, capsys, tmp_path, monkeypatch):
+def test_complete_job_from_cloudwatch_prints_the_table_and_writes_the_plot(
+    aws, capsys, tmp_path, monkeypatch
+):
     monkeypatch.delenv("AWS_DEFAULT_REGION")  # AWS_REGION alone (Lambda, CloudShell) is enough
     put_job(aws, COMPLETE)
     code, out, err = run(capsys, JOB, "--out", tmp_path / "plot.png")
@@ -101,8 +116,11 @@ def test_complete_job_from_cloudwatch_prints_the_table_and_writes_the_plot(aws, 
 
 
 def test_top_k_columns_and_the_running_epoch_of_a_partial_log(aws, capsys, tmp_path):
-    put_job(aws, epoch_lines(0, 0.2, 8.0, 0.3, top_k=0.4, validation_top_k=0.5)
-            + epoch_lines(1, 0.5, 3.0, None, top_k=0.7))
+    put_job(
+        aws,
+        epoch_lines(0, 0.2, 8.0, 0.3, top_k=0.4, validation_top_k=0.5)
+        + epoch_lines(1, 0.5, 3.0, None, top_k=0.7),
+    )
     code, out, _ = run(capsys, JOB, "--out", tmp_path / "partial.png")
     assert code == 0
     assert out[1:4] == [
@@ -114,13 +132,20 @@ def test_top_k_columns_and_the_running_epoch_of_a_partial_log(aws, capsys, tmp_p
 
 
 def test_restarted_job_shows_the_last_run(aws, capsys, tmp_path):
-    first = epoch_lines(0, 0.1, 8.0, 0.2) + epoch_lines(1, 0.3, 3.0, 0.4) + epoch_lines(2, 0.5, 3.0, 0.45)
+    first = (
+        epoch_lines(0, 0.1, 8.0, 0.2)
+        + epoch_lines(1, 0.3, 3.0, 0.4)
+        + epoch_lines(2, 0.5, 3.0, 0.45)
+    )
     second = epoch_lines(0, 0.12, 8.5, 0.25) + epoch_lines(1, 0.35, 3.2, 0.41)
     put_job(aws, first + second)
     code, out, _ = run(capsys, JOB, "--out", tmp_path / "restarted.png")
     assert code == 0
     assert out[1] == "the job restarted: 2 runs in the log, the last one shown"
-    assert out[3:5] == ["    0     0.1200   0.2500       8.5", "    1     0.3500   0.4100       3.2"]
+    assert out[3:5] == [
+        "    0     0.1200   0.2500       8.5",
+        "    1     0.3500   0.4100       3.2",
+    ]
     assert out[5] == "best validation accuracy 0.4100 at epoch 1"
 
 
@@ -142,8 +167,12 @@ def test_report_json_from_the_report_step_gives_the_same_table(aws, capsys, tmp_
     assert_png(tmp_path / "from-report.png")
 
     aws["s3"].create_bucket(Bucket="workshop")
-    aws["s3"].put_object(Bucket="workshop", Key=f"output/{JOB}/report.json", Body=json.dumps(written).encode())
-    code, out, _ = run(capsys, f"s3://workshop/output/{JOB}/report.json", "--out", tmp_path / "s3.png")
+    aws["s3"].put_object(
+        Bucket="workshop", Key=f"output/{JOB}/report.json", Body=json.dumps(written).encode()
+    )
+    code, out, _ = run(
+        capsys, f"s3://workshop/output/{JOB}/report.json", "--out", tmp_path / "s3.png"
+    )
     assert code == 0 and out[1:5] == COMPLETE_TABLE
 
 
@@ -157,8 +186,20 @@ def test_a_log_saved_from_the_console(capsys, tmp_path):
 def test_make_results_target(tmp_path):
     (tmp_path / "lab2.log").write_text("\n".join(COMPLETE) + "\n")
     completed = subprocess.run(  # -o setup: the environment is already built
-        ["make", "--no-print-directory", "-o", "setup", "results", f"JOB={tmp_path / 'lab2.log'}",
-         f"OUT={tmp_path / 'make.png'}"], cwd=REPO, capture_output=True, text=True, timeout=120)
+        [
+            "make",
+            "--no-print-directory",
+            "-o",
+            "setup",
+            "results",
+            f"JOB={tmp_path / 'lab2.log'}",
+            f"OUT={tmp_path / 'make.png'}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 0, completed.stderr
     assert COMPLETE_TABLE[1] in completed.stdout
     assert_png(tmp_path / "make.png")
@@ -169,26 +210,65 @@ def test_the_command_uses_the_report_steps_parser_and_log_reader():
     assert results.read_job_log is report.read_job_log
 
 
-@pytest.mark.parametrize("setup, argument, message", [
-    (lambda aws, tmp: None, "no-such-job", "results: error: no training job named 'no-such-job' in us-east-1"),
-    (lambda aws, tmp: put_job(aws, None), JOB,
-     f"results: error: training job {JOB} (Completed) has no log stream in {LOG_GROUP} yet"),
-    (lambda aws, tmp: put_job(aws, HEADER), JOB,
-     f"results: error: no epoch lines (Epoch[N] Train-accuracy=...) in CloudWatch Logs {LOG_GROUP} "
-     f"{JOB}/algo-1-1763728800 yet"),
-    (lambda aws, tmp: None, "{tmp}/missing.json", "results: error: {tmp}/missing.json: no such file (and not a "
-                                                   "training job name)"),
-    (lambda aws, tmp: (tmp / "r.json").write_text('{"status": "Completed"}'), "{tmp}/r.json",
-     "results: error: {tmp}/r.json: not a report.json written by the Report step (no 'epochs' list of "
-     "{{'epoch': N, ...}} rows)"),
-    (lambda aws, tmp: (tmp / "r.json").write_text("epoch 1"), "{tmp}/r.json",
-     "results: error: {tmp}/r.json: not JSON (Expecting value at line 1); expected the report.json the "
-     "Report step writes"),
-    (lambda aws, tmp: None, "", "results: error: no training job given: make results JOB=<training job name or "
-                                "report.json>"),
-    (lambda aws, tmp: None, "s3://workshop", "results: error: s3://workshop: expected s3://BUCKET/KEY"),
-], ids=["unknown-job", "no-log-stream", "no-epoch-lines", "missing-file", "json-not-a-report", "not-json",
-        "empty", "bad-s3-uri"])
+@pytest.mark.parametrize(
+    "setup, argument, message",
+    [
+        (
+            lambda aws, tmp: None,
+            "no-such-job",
+            "results: error: no training job named 'no-such-job' in us-east-1",
+        ),
+        (
+            lambda aws, tmp: put_job(aws, None),
+            JOB,
+            f"results: error: training job {JOB} (Completed) has no log stream in {LOG_GROUP} yet",
+        ),
+        (
+            lambda aws, tmp: put_job(aws, HEADER),
+            JOB,
+            f"results: error: no epoch lines (Epoch[N] Train-accuracy=...) in CloudWatch Logs {LOG_GROUP} "
+            f"{JOB}/algo-1-1763728800 yet",
+        ),
+        (
+            lambda aws, tmp: None,
+            "{tmp}/missing.json",
+            "results: error: {tmp}/missing.json: no such file (and not a training job name)",
+        ),
+        (
+            lambda aws, tmp: (tmp / "r.json").write_text('{"status": "Completed"}'),
+            "{tmp}/r.json",
+            "results: error: {tmp}/r.json: not a report.json written by the Report step (no 'epochs' list of "
+            "{{'epoch': N, ...}} rows)",
+        ),
+        (
+            lambda aws, tmp: (tmp / "r.json").write_text("epoch 1"),
+            "{tmp}/r.json",
+            "results: error: {tmp}/r.json: not JSON (Expecting value at line 1); expected the report.json the "
+            "Report step writes",
+        ),
+        (
+            lambda aws, tmp: None,
+            "",
+            "results: error: no training job given: make results JOB=<training job name or "
+            "report.json>",
+        ),
+        (
+            lambda aws, tmp: None,
+            "s3://workshop",
+            "results: error: s3://workshop: expected s3://BUCKET/KEY",
+        ),
+    ],
+    ids=[
+        "unknown-job",
+        "no-log-stream",
+        "no-epoch-lines",
+        "missing-file",
+        "json-not-a-report",
+        "not-json",
+        "empty",
+        "bad-s3-uri",
+    ],
+)
 def test_user_mistakes_are_one_line_errors(aws, capsys, tmp_path, setup, argument, message):
     setup(aws, tmp_path)
     code, _, err = run(capsys, argument.format(tmp=tmp_path), "--out", tmp_path / "never.png")
@@ -198,19 +278,31 @@ def test_user_mistakes_are_one_line_errors(aws, capsys, tmp_path, setup, argumen
 
 
 def test_missing_region_and_credentials_are_one_line_errors(capsys, monkeypatch, tmp_path):
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                 "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    for name in (
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    assert run(capsys, JOB)[2] == ("results: error: no AWS region: pass --region, or set AWS_DEFAULT_REGION or a "
-                                   "region in ~/.aws/config\n")
+    assert run(capsys, JOB)[2] == (
+        "results: error: no AWS region: pass --region, or set AWS_DEFAULT_REGION or a "
+        "region in ~/.aws/config\n"
+    )
     code, _, err = run(capsys, JOB, "--region", REGION, "--endpoint-url", "http://127.0.0.1:9")
-    assert code == 1 and err == f"results: error: training job {JOB}: Unable to locate credentials\n"
+    assert (
+        code == 1 and err == f"results: error: training job {JOB}: Unable to locate credentials\n"
+    )
 
 
 # --- the local emulator: a real moto_server process ----------------------------------------------
+
 
 def _free_port():
     with socket.socket() as probe:
@@ -221,8 +313,11 @@ def _free_port():
 @pytest.fixture
 def moto_server():
     port = _free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -241,14 +336,33 @@ def moto_server():
 
 
 def test_results_command_reads_cloudwatch_logs_from_the_local_emulator(moto_server, tmp_path):
-    session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
-    put_job({s: session.client(s, endpoint_url=moto_server) for s in ("sagemaker", "logs")}, COMPLETE)
+    session = boto3.session.Session(
+        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    put_job(
+        {s: session.client(s, endpoint_url=moto_server) for s in ("sagemaker", "logs")}, COMPLETE
+    )
     environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     environment.update(CREDENTIALS)
     completed = subprocess.run(
-        [sys.executable, "-m", "stacks.training.results", JOB, "--region", REGION, "--endpoint-url", moto_server,
-         "--out", str(tmp_path / "emulated.png")],
-        cwd=REPO, env=environment, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "stacks.training.results",
+            JOB,
+            "--region",
+            REGION,
+            "--endpoint-url",
+            moto_server,
+            "--out",
+            str(tmp_path / "emulated.png"),
+        ],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.splitlines()[1:5] == COMPLETE_TABLE
     assert_png(tmp_path / "emulated.png")

@@ -289,7 +289,14 @@ _CHECKS: dict[str, Callable[[object], str]] = {
 
 ALGORITHM_HYPERPARAMETERS = frozenset(_CHECKS)
 _CROSS_FIELD_KEYS = frozenset(
-    {"epochs", "image_shape", "num_layers", "checkpoint_frequency", "resize", "use_pretrained_model"}
+    {
+        "epochs",
+        "image_shape",
+        "num_layers",
+        "checkpoint_frequency",
+        "resize",
+        "use_pretrained_model",
+    }
 )
 
 
@@ -303,7 +310,9 @@ def _cross_field_problems(
     """Rules between keys, on already normalized values; absent keys take the algorithm default."""
     problems: list[tuple[str, str]] = []
     epochs = int(values.get("epochs", _DEFAULT_EPOCHS))
-    epochs_text = f"{name_of('epochs')} = {epochs}" if "epochs" in values else f"the default epochs {epochs}"
+    epochs_text = (
+        f"{name_of('epochs')} = {epochs}" if "epochs" in values else f"the default epochs {epochs}"
+    )
     shape = (
         tuple(int(part) for part in values["image_shape"].split(","))
         if "image_shape" in values
@@ -424,9 +433,7 @@ def _validate(
         problems.extend(_cross_field_problems(normalized, name_of))
 
     if problems:
-        raise HyperparameterError(
-            [message for _, message in problems], key=name_of(problems[0][0])
-        )
+        raise HyperparameterError([message for _, message in problems], key=name_of(problems[0][0]))
     return normalized
 
 
@@ -447,7 +454,8 @@ def merge_hyperparameters(
     default_values = validate_hyperparameters(defaults, setting_prefix=defaults_prefix)
     if not isinstance(manifest, Mapping):
         raise HyperparameterError(
-            [f"{manifest_name} must be a JSON object, not a {type(manifest).__name__}"], key=manifest_name
+            [f"{manifest_name} must be a JSON object, not a {type(manifest).__name__}"],
+            key=manifest_name,
         )
     counts = {key: manifest[key] for key in DATASET_COUNT_KEYS if key in manifest}
     manifest_values = validate_hyperparameters(
@@ -463,8 +471,11 @@ def merge_hyperparameters(
         if key in override_values and override_values[key] != manifest_values[key]
     ]
     if conflicts:
-        first = next(key for key in DATASET_COUNT_KEYS if key in override_values
-                     and override_values[key] != manifest_values[key])
+        first = next(
+            key
+            for key in DATASET_COUNT_KEYS
+            if key in override_values and override_values[key] != manifest_values[key]
+        )
         raise ManifestConflictError(conflicts, key=_name(overrides_prefix, first))
 
     merged = {**default_values, **manifest_values, **override_values}

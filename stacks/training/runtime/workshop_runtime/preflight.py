@@ -84,14 +84,20 @@ def _instance_types(properties: Mapping) -> list[str]:
             value = json.loads(value)
         except json.JSONDecodeError:
             value = [part for part in value.split(",") if part.strip()]
-    if not isinstance(value, list) or not value or not all(isinstance(t, str) and t.strip() for t in value):
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(t, str) and t.strip() for t in value)
+    ):
         raise PreflightPropertiesError(
             f"InstanceTypes must be a non-empty list of instance types, not {value!r}"
         )
     return [normalize_instance_type(t) for t in value]
 
 
-def _increase_target(preference: list[str], quotas: Mapping[str, InstanceQuota]) -> InstanceQuota | None:
+def _increase_target(
+    preference: list[str], quotas: Mapping[str, InstanceQuota]
+) -> InstanceQuota | None:
     # The first preferred type the region offers (and whose quota code is known).
     for instance_type in preference:
         quota = quotas[instance_type]
@@ -150,7 +156,10 @@ def on_event(event: Mapping, *, servicequotas, sagemaker, region: str | None = N
         details = error.response["Error"]
         summary = f"Could not read SageMaker training quotas: {details.get('Code')}: {details.get('Message')}"
         logger.warning(summary)
-        return {"PhysicalResourceId": physical_id, "Data": {"InstanceType": "none", "Summary": summary}}
+        return {
+            "PhysicalResourceId": physical_id,
+            "Data": {"InstanceType": "none", "Summary": summary},
+        }
     lines = [describe_quota(quotas[t], usage.get(t, 0)) for t in preference]
     # A job running now does not make the account unable to train: only a quota of 0 does.
     with_quota = [t for t in preference if (quotas[t].value or 0) >= 1]
@@ -163,9 +172,11 @@ def on_event(event: Mapping, *, servicequotas, sagemaker, region: str | None = N
 
     if chosen is None and requires_quota:
         no_quota = NoGpuQuotaError(quotas, usage, preference, region)
-        extra = lines[len(preference):]
+        extra = lines[len(preference) :]
         raise GpuQuotaRequiredError(
-            "\n".join([str(no_quota), *extra, "RequireGpuQuota is true, so the deployment stops here."])
+            "\n".join(
+                [str(no_quota), *extra, "RequireGpuQuota is true, so the deployment stops here."]
+            )
         )
     return {
         "PhysicalResourceId": physical_id,

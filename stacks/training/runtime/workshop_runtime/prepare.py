@@ -93,7 +93,9 @@ def _json_environment(environ: Mapping[str, str], name: str, expected: type) -> 
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ConfigurationError(f"Environment variable {name} is not valid JSON: {error}") from None
+        raise ConfigurationError(
+            f"Environment variable {name} is not valid JSON: {error}"
+        ) from None
     if not isinstance(value, expected):
         raise ConfigurationError(
             f"Environment variable {name} must be a JSON {expected.__name__}, got {text[:80]!r}"
@@ -154,12 +156,16 @@ def read_manifest(s3, bucket: str, key: str) -> dict:
                 "the manifest, and that the Prepare Lambda may read it."
             ) from None
         if code == "NoSuchBucket":
-            raise ConfigurationError(f"Bucket {bucket} (environment BUCKET) does not exist") from None
+            raise ConfigurationError(
+                f"Bucket {bucket} (environment BUCKET) does not exist"
+            ) from None
         raise
     try:
         manifest = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ManifestInvalidError(f"{location} is not valid JSON ({error}); repackage the images") from None
+        raise ManifestInvalidError(
+            f"{location} is not valid JSON ({error}); repackage the images"
+        ) from None
     if not isinstance(manifest, dict):
         raise ManifestInvalidError(f"{location} must hold a JSON object; repackage the images")
     if manifest.get("schema") != MANIFEST_SCHEMA:
@@ -182,7 +188,9 @@ def prepare(
 ) -> dict:
     event = event or {}
     if not isinstance(event, Mapping):
-        raise InvalidInputError(f"The execution input must be a JSON object, not {type(event).__name__}")
+        raise InvalidInputError(
+            f"The execution input must be a JSON object, not {type(event).__name__}"
+        )
     overrides = event.get("hyperparameters")
     if overrides is None:
         overrides = {}

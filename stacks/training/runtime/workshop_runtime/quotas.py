@@ -82,7 +82,9 @@ class NoGpuQuotaError(Exception):
             f"No GPU capacity for SageMaker training{where}: every preferred instance type is at "
             "its 'training job usage' quota (new accounts start at 0 for GPU types)."
         ]
-        lines += [f"- {describe_quota(self.quotas[t], self.usage.get(t, 0))}" for t in self.preference]
+        lines += [
+            f"- {describe_quota(self.quotas[t], self.usage.get(t, 0))}" for t in self.preference
+        ]
         requestable = [t for t in self.preference if self.quotas[t].value is not None]
         for instance_type in requestable[:2]:
             quota = self.quotas[instance_type]
@@ -113,7 +115,9 @@ def training_quota_name(instance_type: str) -> str:
 
 
 def console_url(quota_code: str | None, region: str | None) -> str:
-    host = f"https://{region}.console.aws.amazon.com" if region else "https://console.aws.amazon.com"
+    host = (
+        f"https://{region}.console.aws.amazon.com" if region else "https://console.aws.amazon.com"
+    )
     path = "/servicequotas/home/services/sagemaker/quotas"
     return f"{host}{path}/{quota_code}" if quota_code else host + path
 

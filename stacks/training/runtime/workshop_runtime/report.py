@@ -133,7 +133,9 @@ def build_report(job_name: str, job: Mapping, epochs: list[dict], streams: list[
             for metric in job.get("FinalMetricDataList", [])
         },
         "bestEpoch": (
-            {"epoch": best["epoch"], "validation_accuracy": best["validation_accuracy"]} if best else None
+            {"epoch": best["epoch"], "validation_accuracy": best["validation_accuracy"]}
+            if best
+            else None
         ),
         "restarted": bool(epochs) and epochs[0]["run"] > 1,
         "epochs": epochs,
@@ -143,9 +145,8 @@ def build_report(job_name: str, job: Mapping, epochs: list[dict], streams: list[
     if job.get("FailureReason"):
         report["failureReason"] = job["FailureReason"]
     if not epochs:
-        report["note"] = (
-            f"No epoch lines found in {LOG_GROUP} for this job"
-            + (" (no log stream: the job ended before the algorithm started)" if not streams else "")
+        report["note"] = f"No epoch lines found in {LOG_GROUP} for this job" + (
+            " (no log stream: the job ended before the algorithm started)" if not streams else ""
         )
     return report
 
@@ -181,7 +182,9 @@ def report(event: Mapping, environ: Mapping[str, str], *, logs, sagemaker, s3) -
     returned = dict(full)
     if len(epochs) > RETURNED_EPOCHS_MAX:
         returned["epochs"] = epochs[-RETURNED_EPOCHS_MAX:]
-        returned["epochsTruncated"] = f"last {RETURNED_EPOCHS_MAX} of {len(epochs)}; all in reportUri"
+        returned["epochsTruncated"] = (
+            f"last {RETURNED_EPOCHS_MAX} of {len(epochs)}; all in reportUri"
+        )
     return returned
 
 

@@ -108,7 +108,11 @@ class QuotaStub:
             "request_service_quota_increase",
             service_error_code=code,
             service_message="not allowed",
-            expected_params={"ServiceCode": "sagemaker", "QuotaCode": quota_code, "DesiredValue": 1.0},
+            expected_params={
+                "ServiceCode": "sagemaker",
+                "QuotaCode": quota_code,
+                "DesiredValue": 1.0,
+            },
         )
 
     def assert_done(self):
@@ -155,7 +159,10 @@ class SageMakerStub:
 
     def __init__(self):
         self.client = boto3.client(
-            "sagemaker", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+            "sagemaker",
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
         )
         self.stubber = Stubber(self.client)
         self.stubber.activate()
@@ -180,7 +187,9 @@ class SageMakerStub:
         self.stubber.add_response("list_training_jobs", response, params)
         for description in descriptions:
             self.stubber.add_response(
-                "describe_training_job", description, {"TrainingJobName": description["TrainingJobName"]}
+                "describe_training_job",
+                description,
+                {"TrainingJobName": description["TrainingJobName"]},
             )
 
 

@@ -13,7 +13,12 @@ from stacks.training.runtime.workshop_runtime.hyperparameters import (
     validate_hyperparameters,
 )
 
-MANIFEST = {"schema": 1, "num_training_samples": 335, "num_classes": 4, "num_validation_samples": 112}
+MANIFEST = {
+    "schema": 1,
+    "num_training_samples": 335,
+    "num_classes": 4,
+    "num_validation_samples": 112,
+}
 
 
 def rejected(params, **kwargs) -> HyperparameterError:
@@ -36,12 +41,35 @@ def test_json_types_and_strings_give_the_same_api_form():
 
 def test_every_documented_hyperparameter_is_known():
     documented = {
-        "num_classes", "num_training_samples", "augmentation_type", "beta_1", "beta_2",
-        "checkpoint_frequency", "early_stopping", "early_stopping_min_epochs",
-        "early_stopping_patience", "early_stopping_tolerance", "epochs", "eps", "gamma",
-        "image_shape", "kv_store", "learning_rate", "lr_scheduler_factor", "lr_scheduler_step",
-        "mini_batch_size", "momentum", "multi_label", "num_layers", "optimizer", "precision_dtype",
-        "resize", "top_k", "use_pretrained_model", "use_weighted_loss", "weight_decay",
+        "num_classes",
+        "num_training_samples",
+        "augmentation_type",
+        "beta_1",
+        "beta_2",
+        "checkpoint_frequency",
+        "early_stopping",
+        "early_stopping_min_epochs",
+        "early_stopping_patience",
+        "early_stopping_tolerance",
+        "epochs",
+        "eps",
+        "gamma",
+        "image_shape",
+        "kv_store",
+        "learning_rate",
+        "lr_scheduler_factor",
+        "lr_scheduler_step",
+        "mini_batch_size",
+        "momentum",
+        "multi_label",
+        "num_layers",
+        "optimizer",
+        "precision_dtype",
+        "resize",
+        "top_k",
+        "use_pretrained_model",
+        "use_weighted_loss",
+        "weight_decay",
     }
     assert ALGORITHM_HYPERPARAMETERS == documented
 
@@ -173,7 +201,10 @@ def test_checkpoint_frequency_may_not_exceed_epochs_given_or_default():
         rejected({"epochs": 10, "checkpoint_frequency": 11})
     )
     assert "no greater than the default epochs 30" in str(rejected({"checkpoint_frequency": 31}))
-    assert validate_hyperparameters({"epochs": 10, "checkpoint_frequency": 10})["checkpoint_frequency"] == "10"
+    assert (
+        validate_hyperparameters({"epochs": 10, "checkpoint_frequency": 10})["checkpoint_frequency"]
+        == "10"
+    )
 
 
 def test_resize_must_cover_the_image_shape():
@@ -186,7 +217,10 @@ def test_pretrained_model_needs_a_pretrained_depth_and_224_images():
     message = str(rejected({"use_pretrained_model": 1, "num_layers": 20, "image_shape": "3,32,32"}))
     assert "num_layers in 18, 34, 50, 101, 152, 200" in message
     assert "224x224" in message
-    assert validate_hyperparameters({"use_pretrained_model": 1, "num_layers": 18})["num_layers"] == "18"
+    assert (
+        validate_hyperparameters({"use_pretrained_model": 1, "num_layers": 18})["num_layers"]
+        == "18"
+    )
 
 
 def test_cross_field_rules_are_skipped_when_a_value_is_already_invalid():
@@ -263,13 +297,16 @@ def test_merge_refuses_a_manifest_without_counts():
 
 def test_merge_reports_bad_defaults_with_their_own_prefix():
     with pytest.raises(HyperparameterError) as caught:
-        merge_hyperparameters({"optimizer": "fast"}, MANIFEST, None, defaults_prefix="cdk.json training")
+        merge_hyperparameters(
+            {"optimizer": "fast"}, MANIFEST, None, defaults_prefix="cdk.json training"
+        )
     assert caught.value.key == "cdk.json training.optimizer"
 
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=5), children, max_size=3),
     max_leaves=8,
 )
 keys = st.sampled_from(sorted(ALGORITHM_HYPERPARAMETERS)) | st.text(max_size=20) | st.integers()

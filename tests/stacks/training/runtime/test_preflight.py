@@ -25,7 +25,12 @@ def event(request_type="Create", request_increase="false", require="false", **ex
 
 
 def run(quotas, the_event):
-    return on_event(the_event, servicequotas=quotas.client, sagemaker=boto3.client("sagemaker"), region="us-east-1")
+    return on_event(
+        the_event,
+        servicequotas=quotas.client,
+        sagemaker=boto3.client("sagemaker"),
+        region="us-east-1",
+    )
 
 
 def test_create_reports_the_first_type_with_quota_and_one_line_per_type(aws, quotas, quota_of):
@@ -54,7 +59,10 @@ def test_no_quota_files_one_request_for_the_first_preferred_type(aws, quotas, qu
     quotas.history("L-3F53BF0F", "DENIED")
     quotas.expect_request("L-3F53BF0F", request_id="req-42")
     result = run(quotas, event(request_increase="true"))
-    assert "Filed increase request req-42 for 'ml.g4dn.xlarge for training job usage' = 1" in result["Data"]["Summary"]
+    assert (
+        "Filed increase request req-42 for 'ml.g4dn.xlarge for training job usage' = 1"
+        in result["Data"]["Summary"]
+    )
 
 
 def test_open_request_means_no_new_request(aws, quotas, quota_of):
@@ -83,7 +91,10 @@ def test_a_refused_request_is_reported_without_failing_the_deploy(aws, quotas, q
     quotas.history("L-3F53BF0F")
     quotas.refuse_request("L-3F53BF0F")
     result = run(quotas, event(request_increase="true"))
-    assert "Could not request 'ml.g4dn.xlarge for training job usage' = 1 (L-3F53BF0F): AccessDeniedException" in result["Data"]["Summary"]
+    assert (
+        "Could not request 'ml.g4dn.xlarge for training job usage' = 1 (L-3F53BF0F): AccessDeniedException"
+        in result["Data"]["Summary"]
+    )
 
 
 def test_require_gpu_quota_fails_the_deploy_after_filing_the_request(aws, quotas, quota_of):
@@ -107,7 +118,9 @@ def test_require_gpu_quota_passes_when_a_type_has_quota(aws, quotas, quota_of):
 def test_unreadable_quotas_are_reported_unless_quota_is_required(aws, quotas):
     for _ in range(2):
         quotas.stubber.add_client_error(
-            "list_service_quotas", service_error_code="AccessDeniedException", service_message="denied by SCP"
+            "list_service_quotas",
+            service_error_code="AccessDeniedException",
+            service_message="denied by SCP",
         )
     result = run(quotas, event())
     assert result["Data"] == {
@@ -129,21 +142,34 @@ def test_delete_does_nothing_and_never_fails(monkeypatch):
         raise AssertionError("Delete must not call AWS")
 
     monkeypatch.setattr(preflight_module.boto3.session, "Session", no_aws)
-    delete = {"RequestType": "Delete", "PhysicalResourceId": "existing-id", "ResourceProperties": {"InstanceTypes": "garbage"}}
+    delete = {
+        "RequestType": "Delete",
+        "PhysicalResourceId": "existing-id",
+        "ResourceProperties": {"InstanceTypes": "garbage"},
+    }
     assert preflight_module.handler(delete, None) == {"PhysicalResourceId": "existing-id"}
-    assert preflight_module.handler({"RequestType": "Delete"}, None) == {"PhysicalResourceId": PHYSICAL_RESOURCE_ID}
+    assert preflight_module.handler({"RequestType": "Delete"}, None) == {
+        "PhysicalResourceId": PHYSICAL_RESOURCE_ID
+    }
 
 
 @pytest.mark.parametrize(
     ("properties", "expected"),
     [
         ({"InstanceTypes": []}, "InstanceTypes must be a non-empty list"),
-        ({"InstanceTypes": ["ml.g4dn.xlarge"], "RequireGpuQuota": "yes"}, "RequireGpuQuota must be 'true' or 'false'"),
+        (
+            {"InstanceTypes": ["ml.g4dn.xlarge"], "RequireGpuQuota": "yes"},
+            "RequireGpuQuota must be 'true' or 'false'",
+        ),
     ],
 )
 def test_bad_properties_are_named(properties, expected):
     with pytest.raises(PreflightPropertiesError, match=expected):
-        on_event({"RequestType": "Create", "ResourceProperties": properties}, servicequotas=None, sagemaker=None)
+        on_event(
+            {"RequestType": "Create", "ResourceProperties": properties},
+            servicequotas=None,
+            sagemaker=None,
+        )
 
 
 def test_handler_wires_the_clients(aws, quotas, quota_of, monkeypatch):

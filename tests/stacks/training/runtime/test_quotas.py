@@ -26,7 +26,11 @@ def test_applied_quotas_are_found_by_name_across_pages(quotas, quota_of):
     quotas.applied(
         quota_of("ml.g5.xlarge", 2),
         # The spot quota has a similar name and must not be taken for the on-demand one.
-        {"QuotaCode": "L-SPOT", "QuotaName": "ml.g4dn.xlarge for spot training job usage", "Value": 7.0},
+        {
+            "QuotaCode": "L-SPOT",
+            "QuotaName": "ml.g4dn.xlarge for spot training job usage",
+            "Value": 7.0,
+        },
         next_token="page-3",
         token="page-2",
     )
@@ -77,7 +81,10 @@ def test_choice_skips_a_type_whose_quota_is_used_up_by_running_jobs():
 
 
 def test_choice_uses_a_quota_found_only_in_the_defaults():
-    found = {"ml.g4dn.xlarge": q("ml.g4dn.xlarge", 0), "ml.g5.xlarge": q("ml.g5.xlarge", 2, source="default")}
+    found = {
+        "ml.g4dn.xlarge": q("ml.g4dn.xlarge", 0),
+        "ml.g5.xlarge": q("ml.g5.xlarge", 2, source="default"),
+    }
     assert choose_instance_type(PREFERENCE, found, {"ml.g5.xlarge": 1}) == "ml.g5.xlarge"
 
 
@@ -89,13 +96,19 @@ def test_no_quota_error_lists_each_type_and_how_to_request_an_increase():
     }
     with pytest.raises(NoGpuQuotaError) as caught:
         choose_instance_type(
-            ["g4dn.xlarge", "ml.g5.xlarge", "ml.p2.xlarge"], found, {"ml.g5.xlarge": 1}, region="eu-west-1"
+            ["g4dn.xlarge", "ml.g5.xlarge", "ml.p2.xlarge"],
+            found,
+            {"ml.g5.xlarge": 1},
+            region="eu-west-1",
         )
     message = str(caught.value)
     assert "ml.g4dn.xlarge: quota 0 (AWS default, L-3F53BF0F), 0 in use" in message
     assert "ml.g5.xlarge: quota 1 (applied, L-G5XLARGE), 1 in use" in message
     assert "ml.p2.xlarge: no quota 'ml.p2.xlarge for training job usage' in this region" in message
-    assert "https://eu-west-1.console.aws.amazon.com/servicequotas/home/services/sagemaker/quotas/L-3F53BF0F" in message
+    assert (
+        "https://eu-west-1.console.aws.amazon.com/servicequotas/home/services/sagemaker/quotas/L-3F53BF0F"
+        in message
+    )
     assert (
         "aws service-quotas request-service-quota-increase --service-code sagemaker "
         "--quota-code L-3F53BF0F --desired-value 1 --region eu-west-1"
@@ -138,7 +151,10 @@ def test_usage_ignores_jobs_that_are_not_in_progress(aws):
     # moto completes jobs at once.
     sagemaker.create_training_job(
         TrainingJobName="done",
-        AlgorithmSpecification={"TrainingImage": "image-classification:1", "TrainingInputMode": "File"},
+        AlgorithmSpecification={
+            "TrainingImage": "image-classification:1",
+            "TrainingInputMode": "File",
+        },
         RoleArn="arn:aws:iam::123456789012:role/training",
         OutputDataConfig={"S3OutputPath": "s3://bucket/output"},
         ResourceConfig={"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},

@@ -28,7 +28,10 @@ def clients(aws):
     sagemaker = boto3.client("sagemaker")
     sagemaker.create_training_job(
         TrainingJobName=JOB,
-        AlgorithmSpecification={"TrainingImage": "image-classification:1", "TrainingInputMode": "File"},
+        AlgorithmSpecification={
+            "TrainingImage": "image-classification:1",
+            "TrainingInputMode": "File",
+        },
         RoleArn="arn:aws:iam::123456789012:role/training",
         OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/output"},
         ResourceConfig={"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
@@ -44,7 +47,9 @@ def write_stream(logs, stream, lines):
     logs.put_log_events(
         logGroupName=LOG_GROUP,
         logStreamName=stream,
-        logEvents=[{"timestamp": start + index, "message": line} for index, line in enumerate(lines)],
+        logEvents=[
+            {"timestamp": start + index, "message": line} for index, line in enumerate(lines)
+        ],
     )
 
 
@@ -72,10 +77,22 @@ def test_report_of_a_complete_job_is_written_to_s3_and_returned(clients):
     write_stream(clients["logs"], f"{JOB}-2/algo-1-1763728800", epoch(0, 0.99, 1.0, 0.99))
     result = run(clients)
     assert result["epochs"] == [
-        {"epoch": 0, "train_accuracy": 0.25, "validation_accuracy": 0.302083, "time_cost": 8.095,
-         "run": 1, "train_top_k_accuracy_2": 0.5},
-        {"epoch": 1, "train_accuracy": 0.6, "validation_accuracy": 0.55, "time_cost": 3.071,
-         "run": 1, "train_top_k_accuracy_2": 0.8},
+        {
+            "epoch": 0,
+            "train_accuracy": 0.25,
+            "validation_accuracy": 0.302083,
+            "time_cost": 8.095,
+            "run": 1,
+            "train_top_k_accuracy_2": 0.5,
+        },
+        {
+            "epoch": 1,
+            "train_accuracy": 0.6,
+            "validation_accuracy": 0.55,
+            "time_cost": 3.071,
+            "run": 1,
+            "train_top_k_accuracy_2": 0.8,
+        },
     ]
     assert result["bestEpoch"] == {"epoch": 1, "validation_accuracy": 0.55}
     assert result["status"] == "Completed"
@@ -95,7 +112,11 @@ def test_report_of_a_partial_log_has_the_running_epoch_without_validation(client
 
 
 def test_report_of_a_restarted_job_says_so(clients):
-    write_stream(clients["logs"], f"{JOB}/algo-1-1", epoch(0, 0.2, 8.0, 0.3) + epoch(1, 0.4, 3.0, 0.5) + epoch(0, 0.21, 8.0, 0.31))
+    write_stream(
+        clients["logs"],
+        f"{JOB}/algo-1-1",
+        epoch(0, 0.2, 8.0, 0.3) + epoch(1, 0.4, 3.0, 0.5) + epoch(0, 0.21, 8.0, 0.31),
+    )
     result = run(clients)
     assert result["restarted"] is True
     assert [row["train_accuracy"] for row in result["epochs"]] == [0.21]
@@ -105,7 +126,9 @@ def test_report_of_a_job_restarted_in_a_new_stream_keeps_the_last_run(clients):
     # A spot restart starts a new container, and a new stream for the same host; the later
     # start time sorts after the earlier one only numerically (9 < 10, but "9" > "10").
     write_stream(clients["logs"], f"{JOB}/algo-1-10", epoch(0, 0.21, 8.0, 0.31))
-    write_stream(clients["logs"], f"{JOB}/algo-1-9", epoch(0, 0.2, 8.0, 0.3) + epoch(1, 0.4, 3.0, 0.5))
+    write_stream(
+        clients["logs"], f"{JOB}/algo-1-9", epoch(0, 0.2, 8.0, 0.3) + epoch(1, 0.4, 3.0, 0.5)
+    )
     result = run(clients)
     assert result["restarted"] is True
     assert [row["train_accuracy"] for row in result["epochs"]] == [0.21]
@@ -139,7 +162,11 @@ def test_report_without_log_group_gives_no_lines(aws):
 
 def test_report_return_keeps_only_the_last_epochs_of_a_very_long_job(clients, monkeypatch):
     monkeypatch.setattr(report_module, "RETURNED_EPOCHS_MAX", 3)
-    write_stream(clients["logs"], f"{JOB}/algo-1-1", [line for n in range(5) for line in epoch(n, 0.5, 1.0, 0.5)])
+    write_stream(
+        clients["logs"],
+        f"{JOB}/algo-1-1",
+        [line for n in range(5) for line in epoch(n, 0.5, 1.0, 0.5)],
+    )
     result = run(clients)
     assert [row["epoch"] for row in result["epochs"]] == [2, 3, 4]
     assert "last 3 of 5" in result["epochsTruncated"]

@@ -24,17 +24,35 @@ def epoch_lines(epoch, train, top_k, seconds, validation, validation_top_k=None)
     if validation is not None:
         lines.append(f"{prefix} Epoch[{epoch}] Validation-accuracy={validation:f}")
         lines.append(f"{prefix} Storing the best model with validation accuracy: {validation:f}")
-        lines.append(f'{prefix} Saved checkpoint to "/opt/ml/model/image-classification-{epoch + 1:04d}.params"')
+        lines.append(
+            f'{prefix} Saved checkpoint to "/opt/ml/model/image-classification-{epoch + 1:04d}.params"'
+        )
     if validation_top_k is not None:
         lines.append(f"{prefix} Epoch[{epoch}] Validation-top_k_accuracy_2={validation_top_k:f}")
     return lines
 
 
 def test_complete_log_gives_one_row_per_epoch_and_ignores_batch_lines():
-    lines = HEADER + epoch_lines(0, 0.15, None, 8.095, 0.302083) + epoch_lines(1, 0.64, None, 3.071, 0.55)
+    lines = (
+        HEADER
+        + epoch_lines(0, 0.15, None, 8.095, 0.302083)
+        + epoch_lines(1, 0.64, None, 3.071, 0.55)
+    )
     assert parse_training_log(lines) == [
-        {"epoch": 0, "train_accuracy": 0.15, "validation_accuracy": 0.302083, "time_cost": 8.095, "run": 1},
-        {"epoch": 1, "train_accuracy": 0.64, "validation_accuracy": 0.55, "time_cost": 3.071, "run": 1},
+        {
+            "epoch": 0,
+            "train_accuracy": 0.15,
+            "validation_accuracy": 0.302083,
+            "time_cost": 8.095,
+            "run": 1,
+        },
+        {
+            "epoch": 1,
+            "train_accuracy": 0.64,
+            "validation_accuracy": 0.55,
+            "time_cost": 3.071,
+            "run": 1,
+        },
     ]
 
 
@@ -58,7 +76,11 @@ def test_partial_log_leaves_the_running_epoch_without_validation():
 
 
 def test_restarted_job_keeps_only_the_last_run_and_counts_runs():
-    first_run = epoch_lines(0, 0.1, None, 8.0, 0.2) + epoch_lines(1, 0.3, None, 3.0, 0.4) + epoch_lines(2, 0.5, None, 3.0, None)
+    first_run = (
+        epoch_lines(0, 0.1, None, 8.0, 0.2)
+        + epoch_lines(1, 0.3, None, 3.0, 0.4)
+        + epoch_lines(2, 0.5, None, 3.0, None)
+    )
     second_run = epoch_lines(0, 0.11, None, 9.0, 0.21) + epoch_lines(1, 0.33, None, 3.1, 0.44)
     rows = parse_training_log(HEADER + first_run + HEADER + second_run)
     assert [row["epoch"] for row in rows] == [0, 1]
@@ -69,7 +91,15 @@ def test_restarted_job_keeps_only_the_last_run_and_counts_runs():
 def test_restart_within_the_first_epoch_is_detected_by_a_repeated_metric():
     lines = epoch_lines(0, 0.1, None, 8.0, None) + epoch_lines(0, 0.12, None, 8.5, 0.25)
     rows = parse_training_log(lines)
-    assert rows == [{"epoch": 0, "train_accuracy": 0.12, "validation_accuracy": 0.25, "time_cost": 8.5, "run": 2}]
+    assert rows == [
+        {
+            "epoch": 0,
+            "train_accuracy": 0.12,
+            "validation_accuracy": 0.25,
+            "time_cost": 8.5,
+            "run": 2,
+        }
+    ]
 
 
 def test_lines_copied_from_the_console_with_a_time_in_front_and_multi_line_events():
@@ -79,7 +109,13 @@ def test_lines_copied_from_the_console_with_a_time_in_front_and_multi_line_event
         "16:14:06 [10/21/2018 16:14:05 INFO 139701434767168] Epoch[18] Validation-accuracy=0.875000"
     )
     assert parse_training_log([event]) == [
-        {"epoch": 18, "train_accuracy": 0.766026, "validation_accuracy": 0.875, "time_cost": 3.071, "run": 1}
+        {
+            "epoch": 18,
+            "train_accuracy": 0.766026,
+            "validation_accuracy": 0.875,
+            "time_cost": 3.071,
+            "run": 1,
+        }
     ]
 
 
@@ -89,7 +125,9 @@ def test_old_mxnet_batch_lines_with_train_metrics_are_not_epoch_results():
 
 
 def test_nan_metrics_become_none_so_the_result_stays_json():
-    rows = parse_training_log(["[x] Epoch[0] Train-accuracy=nan", "[x] Epoch[0] Validation-accuracy=0.5"])
+    rows = parse_training_log(
+        ["[x] Epoch[0] Train-accuracy=nan", "[x] Epoch[0] Validation-accuracy=0.5"]
+    )
     assert rows[0]["train_accuracy"] is None
     json.dumps(rows, allow_nan=False)
 
