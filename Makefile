@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # The CDK CLI must find the virtualenv's python for `app` in cdk.json.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup demo test synth diff deploy destroy bootstrap results bench
+.PHONY: help setup demo test format synth diff deploy destroy bootstrap results bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,10 @@ demo: setup ## Run the workshop pipeline end to end on a local AWS emulator (no 
 
 test: setup ## Run every test (what CI runs)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+format: setup ## Apply the one code style and the safe lint fixes (make test checks both)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 synth: setup ## Synthesize the stacks into cdk.out/ (offline, no credentials; CDK_ARGS="-c ..." for overrides)
 	$(CDK) synth --quiet $(CDK_ARGS)

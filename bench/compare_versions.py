@@ -115,7 +115,7 @@ def main(argv=None) -> int:
             f"{statistics.median(r[1] for r in results):.2f} | {statistics.median(r[2] for r in results):.2f} |"
         )
     before, after = runs.values()
-    ratios = [a[0] / b[0] for a, b in zip(after, before)]
+    ratios = [a[0] / b[0] for a, b in zip(after, before, strict=False)]
     print(
         f"\npaired wall-time ratio after/before: median {statistics.median(ratios):.3f} "
         f"(range {min(ratios):.3f}-{max(ratios):.3f})"

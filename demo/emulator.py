@@ -39,7 +39,7 @@ class Emulator:
         """What a client process needs to talk to the emulator instead of AWS."""
         return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint}
 
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         self._log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
         self._process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
@@ -73,7 +73,7 @@ class Emulator:
         if self._log not in (None, subprocess.DEVNULL):
             self._log.close()
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self.start()
 
     def __exit__(self, *exc) -> None:

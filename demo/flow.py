@@ -8,10 +8,10 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import boto3
 
@@ -213,7 +213,7 @@ def s3_object_created_event(bucket: str, key: str, size: int = 1024) -> dict:
         "detail-type": "Object Created",
         "source": "aws.s3",
         "account": ACCOUNT,
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": REGION,
         "resources": [f"arn:aws:s3:::{bucket}"],
         "detail": {

@@ -11,8 +11,9 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from stacks.log_retention import RETENTION_BY_DAYS
 from stacks.training.runtime.workshop_runtime.hyperparameters import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -56,9 +56,7 @@ class QuotaPreflight(Construct):
         if training.preflight_on_every_deploy:
             # CloudFormation calls a custom resource only when its properties change: a new value per
             # synth makes every `cdk deploy` read the quotas again (say, after an increase came through).
-            properties[SYNTH_TIME_PROPERTY] = datetime.now(timezone.utc).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            )
+            properties[SYNTH_TIME_PROPERTY] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.resource = cdk.CustomResource(
             self,
             "Result",

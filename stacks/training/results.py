@@ -18,9 +18,9 @@ import math
 import os
 import re
 import sys
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 from stacks.training.runtime.workshop_runtime.report import LOG_GROUP, read_job_log
 from stacks.training.runtime.workshop_runtime.training_log import parse_training_log
@@ -39,10 +39,10 @@ class Results:
     job_name: str
     epochs: list[dict]  # rows of parse_training_log
     source: str
-    status: Optional[str] = None
+    status: str | None = None
 
     @property
-    def best(self) -> Optional[dict]:
+    def best(self) -> dict | None:
         scored = [row for row in self.epochs if row.get("validation_accuracy") is not None]
         return max(scored, key=lambda row: row["validation_accuracy"], default=None)
 
@@ -127,7 +127,7 @@ def _read_s3(uri: str, args) -> str:
 
 def _read_file(path: str) -> str:
     try:
-        with open(path, "r", encoding="utf-8", errors="replace") as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             return f.read()
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such file (and not a training job name)") from None
@@ -197,7 +197,7 @@ def table_lines(results: Results) -> list[str]:
     ]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     return [
-        "  ".join(value.rjust(width) for value, width in zip(line, widths))
+        "  ".join(value.rjust(width) for value, width in zip(line, widths, strict=False))
         for line in [header, *rows]
     ]
 
@@ -338,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)

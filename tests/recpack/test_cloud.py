@@ -1,8 +1,8 @@
 """recpack upload and pipeline against moto's S3 (in-process)."""
 
 import io
-import re
 import json
+import re
 import tarfile
 import zipfile
 
@@ -165,6 +165,7 @@ def test_transient_errors_during_a_multipart_upload_are_retried(
     s3, tmp_path, monkeypatch, fake_channels
 ):
     import botocore.exceptions
+
     from recpack import cloud
 
     prefix = fake_channels(tmp_path, 300, 2, payload_size=70_000)
@@ -187,6 +188,7 @@ def test_a_failed_upload_leaves_the_previous_channels_and_manifest_in_place(
     s3, tmp_path, monkeypatch, capsys, fake_channels
 ):
     import botocore.exceptions
+
     from recpack import cloud
 
     first = tmp_path / "first"

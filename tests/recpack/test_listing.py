@@ -36,7 +36,7 @@ def test_labels_follow_sorted_folders_and_extensions_are_case_insensitive(tmp_pa
 
 def test_stratified_split_puts_every_class_in_validation_and_is_reproducible(tmp_path, recpack):
     root = tmp_path / "images"
-    for n, folder in zip((3, 5, 40), ("rare", "some", "many")):
+    for n, folder in zip((3, 5, 40), ("rare", "some", "many"), strict=False):
         (root / folder).mkdir(parents=True)
         for i in range(n):
             (root / folder / f"{i}.jpg").write_bytes(b"x")

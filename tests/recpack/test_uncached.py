@@ -28,7 +28,7 @@ def _chunks(sizes):
 
 
 def _sized(chunks, sizes):
-    return [chunk[:size] for chunk, size in zip(chunks, sizes)]
+    return [chunk[:size] for chunk, size in zip(chunks, sizes, strict=False)]
 
 
 @settings(max_examples=25, deadline=None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from . import __version__
 from .errors import RecpackError
@@ -26,7 +26,7 @@ def _warn(message: str) -> None:
     print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
-def _bounded_int(low: int, high: Optional[int] = None):
+def _bounded_int(low: int, high: int | None = None):
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -123,8 +123,8 @@ def add_list_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_list(args) -> int:
-    from .listing import SplitOptions, discover
     from .listfiles import write_lists
+    from .listing import SplitOptions, discover
 
     dataset = discover(args.root, args.exts, _class_tokens(args.classes))
     for message in dataset.warnings:
@@ -344,7 +344,7 @@ def _im2rec_compat(argv: list[str]) -> list[str]:
     return ["pack"] + argv
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     argv = _im2rec_compat(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -12,9 +12,9 @@ import shutil
 import tarfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable, Optional
+from datetime import UTC, datetime
 
 from . import recordio
 from .errors import RecpackError
@@ -28,7 +28,7 @@ class CloudError(RecpackError):
     pass
 
 
-def s3_client(endpoint_url: Optional[str] = None):
+def s3_client(endpoint_url: str | None = None):
     import boto3
     from botocore.config import Config
 
@@ -203,9 +203,9 @@ def upload(
     train_prefix: str = "train/",
     validation_prefix: str = "validation/",
     manifest_key: str = "manifest.json",
-    source: Optional[dict] = None,
-    options: Optional[dict] = None,
-    endpoint_url: Optional[str] = None,
+    source: dict | None = None,
+    options: dict | None = None,
+    endpoint_url: str | None = None,
     say: Callable[[str], None] = print,
 ) -> dict:
     """Replace the train and validation channels with PREFIX_train.rec / PREFIX_val.rec; write the manifest.
@@ -265,7 +265,7 @@ def upload(
         },
         "options": options or {},
         "source": source or {},
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     try:
         s3.put_object(
@@ -405,7 +405,7 @@ class PipelineSettings:
     seed: int = 100
     workers: int = 0
     work_dir: str = ""
-    endpoint_url: Optional[str] = None
+    endpoint_url: str | None = None
 
 
 def run_pipeline(

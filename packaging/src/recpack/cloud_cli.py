@@ -46,7 +46,8 @@ def run_upload(args) -> int:
 
 def run_pipeline(args) -> int:
     from .cli import _class_tokens, _warn
-    from .cloud import PipelineSettings, run_pipeline as pipeline
+    from .cloud import PipelineSettings
+    from .cloud import run_pipeline as pipeline
 
     pipeline(
         PipelineSettings(

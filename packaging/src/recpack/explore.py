@@ -14,9 +14,9 @@ import statistics
 import sys
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 from urllib.parse import quote
 
 from PIL import Image, ImageOps
@@ -44,11 +44,11 @@ class ExploreError(RecpackError):
 class ImageFacts:
     path: str  # relative to ROOT, as in the dataset
     label: int
-    width: Optional[int] = None  # as training sees it (EXIF rotation applied)
-    height: Optional[int] = None
-    format: Optional[str] = None
-    mode: Optional[str] = None
-    error: Optional[str] = None
+    width: int | None = None  # as training sees it (EXIF rotation applied)
+    height: int | None = None
+    format: str | None = None
+    mode: str | None = None
+    error: str | None = None
 
     @property
     def readable(self) -> bool:
@@ -191,7 +191,7 @@ def explore(
     seed: int = 100,
     exts=None,
     classes=(),
-    progress: Optional[Callable] = None,
+    progress: Callable | None = None,
 ) -> Exploration:
     """Read every header under ROOT, write the report into `out_dir`, return what was found."""
     pyplot = _pyplot()  # fail before the long header pass when matplotlib is missing
@@ -366,7 +366,7 @@ img.figure { max-width: 100%; border: 1px solid #eee; }
 """
 
 
-def _link_to(target: str, out_dir: str) -> Optional[str]:
+def _link_to(target: str, out_dir: str) -> str | None:
     try:
         relative = os.path.relpath(os.path.abspath(target), os.path.abspath(out_dir))
     except ValueError:  # another drive on Windows

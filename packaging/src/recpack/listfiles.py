@@ -31,7 +31,9 @@ class ListOutcome:
         lines.append(f"wrote {self.label_map}")
         widths = [max(len(h), *(len(r[i]) for r in self.rows)) for i, h in enumerate(self.header)]
         for row in [self.header, *self.rows[:_SHOWN_CLASSES]]:
-            lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+            lines.append(
+                "  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)).rstrip()
+            )
         if len(self.rows) > _SHOWN_CLASSES:
             lines.append(
                 f"  ... {len(self.rows) - _SHOWN_CLASSES} more classes in {self.label_map}"
@@ -45,7 +47,7 @@ def write_lists(prefix: str, dataset: Dataset, options: SplitOptions) -> ListOut
     warnings = []
     split_columns = header[3:]
     for row in rows:
-        counts = dict(zip(split_columns, row[3:]))
+        counts = dict(zip(split_columns, row[3:], strict=False))
         empty = [name for name, count in counts.items() if count == "0"]
         if empty:
             warnings.append(

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import os
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from .errors import RecpackError
 from .lst import ListEntry, check_relative_path, format_line
@@ -103,7 +103,7 @@ def _read_pairs(path: str, what: str) -> list[tuple[str, str, int]]:
     """(first, rest, line number) for each non-blank line of a space-separated metadata file."""
     pairs = []
     try:
-        with open(path, "r", encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             for line_no, line in enumerate(f, 1):
                 line = line.strip()
                 if not line:
@@ -216,7 +216,7 @@ def _discover_folders(root: str, exts: Sequence[str], wanted: Sequence[str]) -> 
         )
     chosen = _select_classes(available, wanted, "folder-per-class") if wanted else None
     classes, images = [], []
-    for (folder, paths), (class_id, name) in zip(folders, available):
+    for (folder, paths), (class_id, name) in zip(folders, available, strict=False):
         if chosen is not None and class_id not in chosen:
             continue
         label = len(classes)
@@ -470,7 +470,7 @@ def render_list(entries: Iterable[ListEntry]) -> str:
 def read_label_map(path: str) -> list[dict[str, str]]:
     """Rows of a label map written by `recpack list`, as dicts keyed by its header."""
     try:
-        with open(path, "r", encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             lines = [line.rstrip("\n") for line in f if line.strip()]
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read the label map: {exc.strerror}") from None
@@ -484,5 +484,5 @@ def read_label_map(path: str) -> list[dict[str, str]]:
             raise DatasetError(
                 f"{path}:{line_no}: expected {len(header)} columns, found {len(values)}"
             )
-        rows.append(dict(zip(header, values)))
+        rows.append(dict(zip(header, values, strict=False)))
     return rows

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import os
 import posixpath
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from .errors import RecpackError
 
@@ -58,7 +58,7 @@ def parse_list(path: str | os.PathLike) -> list[ListEntry]:
     entries: list[ListEntry] = []
     first_seen: dict[int, int] = {}
     try:
-        with open(path, "r", encoding="utf-8", newline="") as f:
+        with open(path, encoding="utf-8", newline="") as f:
             lines = f.read().splitlines()
     except UnicodeDecodeError as exc:
         raise ListFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None

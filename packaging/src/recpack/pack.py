@@ -17,10 +17,9 @@ import sys
 import threading
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional
 
 from . import recordio
 from .atomic import AtomicOutputs
@@ -47,8 +46,8 @@ class ListResult:
     bytes: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
-    min_side: Optional[int] = None
-    max_side: Optional[int] = None
+    min_side: int | None = None
+    max_side: int | None = None
 
     def summary(self) -> str:
         rate = self.records / self.seconds if self.seconds > 0 else 0.0
@@ -221,7 +220,7 @@ def _send(fd: int, parts: list) -> None:
             pending[0] = pending[0][written:]
 
 
-def _read_exactly(fd: int, size: int) -> Optional[bytearray]:
+def _read_exactly(fd: int, size: int) -> bytearray | None:
     """`size` bytes from `fd`, or None if the other end closed first."""
     buffer = bytearray(size)
     view, got = memoryview(buffer), 0
@@ -233,7 +232,7 @@ def _read_exactly(fd: int, size: int) -> Optional[bytearray]:
     return buffer
 
 
-def _receive(fd: int) -> Optional[bytearray]:
+def _receive(fd: int) -> bytearray | None:
     """The next message on `fd`, or None if the other end closed."""
     header = _read_exactly(fd, _LENGTH.size)
     return None if header is None else _read_exactly(fd, _LENGTH.unpack(header)[0])
@@ -343,7 +342,7 @@ class _Workers:
             f"while packing {path} or an image after it"
         )
 
-    def _exit_code(self, number: int, wait: bool) -> Optional[int]:
+    def _exit_code(self, number: int, wait: bool) -> int | None:
         """The worker's exit code (negative: the signal that ended it), or None while it runs."""
         pid = self.pids[number]
         if pid not in self.exit_codes:
@@ -445,7 +444,7 @@ class _WriterThread:
 
     def __init__(self, file):
         self.file = file
-        self.error: Optional[BaseException] = None
+        self.error: BaseException | None = None
         self.queue: queue.Queue = queue.Queue(maxsize=8)
         self.thread = threading.Thread(target=self._run, name="rec-writer", daemon=True)
         self.thread.start()
@@ -608,7 +607,9 @@ def pack_lists(
                     _progress(len(entries), os.path.basename(list_path)) as bar,
                     writer as rec,
                 ):
-                    for entry, (framed, reason, width, height) in zip(entries, produced):
+                    for entry, (framed, reason, width, height) in zip(
+                        entries, produced, strict=False
+                    ):
                         bar.update(1)
                         if framed is None:
                             skipped = Skipped(entry.index, entry.path, reason)

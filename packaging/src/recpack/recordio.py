@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Sequence, Union
+from typing import BinaryIO, Union
 
 from .errors import RecpackError
 
@@ -32,7 +33,7 @@ class RecordIOError(RecpackError):
 @dataclass(frozen=True)
 class IRHeader:
     flag: int
-    label: Union[float, tuple]
+    label: float | tuple
     id: int
     id2: int = 0
 
@@ -127,7 +128,7 @@ class RecordWriter:
 class RecordReader:
     """Reads records sequentially or at an offset, with errors naming the file and the offset."""
 
-    def __init__(self, path: Union[str, os.PathLike]):
+    def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
         self._file = open(self.path, "rb")
         self.size = os.fstat(self._file.fileno()).st_size
@@ -185,10 +186,10 @@ class RecordReader:
             offset = following
 
 
-def read_index(path: Union[str, os.PathLike]) -> list[tuple[int, int]]:
+def read_index(path: str | os.PathLike) -> list[tuple[int, int]]:
     """(key, offset) pairs of an .idx file, in file order."""
     entries = []
-    with open(path, "r", encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8", newline="") as f:
         for line_no, line in enumerate(f, 1):
             fields = line.rstrip("\n").split("\t")
             if len(fields) != 2:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import random
 import uuid
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from PIL import Image, ImageDraw, ImageFilter
 
@@ -30,7 +30,7 @@ _CLASS_COLOURS = [
 ]
 
 
-def photo(width: int, height: int, seed: int, colour: Optional[tuple] = None) -> Image.Image:
+def photo(width: int, height: int, seed: int, colour: tuple | None = None) -> Image.Image:
     image = _scene(
         width, height, random.Random(seed), colour or _CLASS_COLOURS[seed % len(_CLASS_COLOURS)]
     )
@@ -39,7 +39,7 @@ def photo(width: int, height: int, seed: int, colour: Optional[tuple] = None) ->
 
 
 def large_photo(
-    width: int, height: int, seed: int, colour: Optional[tuple] = None, grain: float = 0.06
+    width: int, height: int, seed: int, colour: tuple | None = None, grain: float = 0.06
 ) -> Image.Image:
     """A ~1 MP photo-like image in ~35 ms (photo() takes ~125 ms), the same for a seed in any process.
 
@@ -130,7 +130,7 @@ def _sizes(
 def folder_dataset(
     root: str,
     per_class: int,
-    classes: Optional[Iterable[str]] = None,
+    classes: Iterable[str] | None = None,
     seed: int = 0,
     portrait_share: float = 0.25,
     png_share: float = 0.1,
@@ -160,11 +160,11 @@ def folder_dataset(
 def nabirds_dataset(
     folder: str,
     per_class: int,
-    classes: Optional[dict] = None,
+    classes: dict | None = None,
     seed: int = 0,
     portrait_share: float = 0.25,
     png_share: float = 0.1,
-    extra_classes: Optional[dict] = None,
+    extra_classes: dict | None = None,
     size_range=((320, 520), (240, 400)),
 ) -> dict:
     """A dataset in the NABirds layout: images/NNNN/<uuid>.jpg plus images.txt, image_class_labels.txt,

@@ -6,7 +6,6 @@ import io
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Optional
 
 from . import recordio
 from .errors import RecpackError
@@ -21,8 +20,8 @@ class VerifyResult:
     rec_path: str
     records: int = 0
     label_counts: Counter = field(default_factory=Counter)
-    min_size: Optional[tuple[int, int]] = None
-    max_size: Optional[tuple[int, int]] = None
+    min_size: tuple[int, int] | None = None
+    max_size: tuple[int, int] | None = None
     indexed: bool = False
     min_side: int = 0  # the training shape's side; 0: not checked
     small: list = field(default_factory=list)  # (record id, width, height) below min_side
@@ -70,7 +69,7 @@ def _decode(payload: bytes) -> tuple[int, int]:
     return size
 
 
-def verify(rec_path: str, idx_path: Optional[str] = None, min_side: int = 224) -> VerifyResult:
+def verify(rec_path: str, idx_path: str | None = None, min_side: int = 224) -> VerifyResult:
     if not os.path.isfile(rec_path):
         raise VerifyFailed(f"{rec_path}: no such file")
     idx_path = idx_path or os.path.splitext(rec_path)[0] + ".idx"
@@ -138,7 +137,7 @@ def verify(rec_path: str, idx_path: Optional[str] = None, min_side: int = 224) -
     return result
 
 
-def load_manifest(location: str, endpoint_url: Optional[str] = None) -> dict:
+def load_manifest(location: str, endpoint_url: str | None = None) -> dict:
     """A manifest.json from a path or an s3://bucket/key URI."""
     import json
 

@@ -245,7 +245,7 @@ def _lr_scheduler_steps(value: object) -> list[int]:
     if not numbers or any(number < 1 for number in numbers):
         raise _Invalid(hint)
     # MXNet's MultiFactorScheduler refuses a schedule that does not strictly increase.
-    if any(later <= earlier for earlier, later in zip(numbers, numbers[1:])):
+    if any(later <= earlier for earlier, later in zip(numbers, numbers[1:], strict=False)):
         raise _Invalid(hint)
     return numbers
 

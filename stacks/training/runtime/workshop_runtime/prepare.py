@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 from botocore.exceptions import ClientError
@@ -215,7 +215,7 @@ def prepare(
     if event.get("trainingJobName"):
         job_name = _check_job_name(sagemaker, event["trainingJobName"], prefix)
     else:
-        job_name = make_job_name(prefix, now or datetime.now(timezone.utc))
+        job_name = make_job_name(prefix, now or datetime.now(UTC))
 
     manifest = read_manifest(s3, bucket, manifest_key)
     hyperparameters = merge_hyperparameters(

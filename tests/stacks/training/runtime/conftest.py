@@ -4,7 +4,7 @@ moto emulates S3, CloudWatch Logs and SageMaker; it has no Service Quotas for Sa
 client is a botocore Stubber that checks every request's parameters.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -140,7 +140,7 @@ def training_job_description(name, instance_type, count=1, status="InProgress", 
         ]
     else:
         resources.update({"InstanceType": instance_type, "InstanceCount": count})
-    created = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+    created = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
     return {
         "TrainingJobName": name,
         "TrainingJobArn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{name}",

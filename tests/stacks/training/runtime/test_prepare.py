@@ -1,6 +1,6 @@
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -23,7 +23,7 @@ from stacks.training.runtime.workshop_runtime.prepare import (
 from stacks.training.runtime.workshop_runtime.quotas import NoGpuQuotaError
 
 BUCKET = "workshop-bucket"
-NOW = datetime(2026, 11, 21, 12, 34, 56, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 12, 34, 56, tzinfo=UTC)
 MANIFEST = {
     "schema": 1,
     "num_training_samples": 335,
