@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from .clients import CLIENT_CONFIG
+from .clients import CLIENT_CONFIG, Client
 from .quotas import (
     InstanceQuota,
     NoGpuQuotaError,
@@ -106,8 +107,8 @@ def _increase_target(
     return None
 
 
-def _handle_increase(servicequotas, target: InstanceQuota | None) -> str:
-    if target is None:
+def _handle_increase(servicequotas: Client, target: InstanceQuota | None) -> str:
+    if target is None or not target.quota_code:
         return "No increase requested: none of the instance types is offered for training in this region."
     try:
         open_requests = open_increase_requests(servicequotas, target.quota_code)
@@ -135,7 +136,9 @@ def _summary(lines: list[str]) -> str:
     return text if len(text) <= _SUMMARY_MAX else text[: _SUMMARY_MAX - 3] + "..."
 
 
-def on_event(event: Mapping, *, servicequotas, sagemaker, region: str | None = None) -> dict:
+def on_event(
+    event: Mapping, *, servicequotas: Client, sagemaker: Client, region: str | None = None
+) -> dict:
     request_type = event.get("RequestType")
     physical_id = event.get("PhysicalResourceId") or PHYSICAL_RESOURCE_ID
     if request_type == "Delete":
@@ -184,7 +187,7 @@ def on_event(event: Mapping, *, servicequotas, sagemaker, region: str | None = N
     }
 
 
-def handler(event, context):
+def handler(event: Any, context: object) -> dict:
     request_type = event.get("RequestType") if isinstance(event, Mapping) else None
     if request_type == "Delete":
         # Nothing was created; a failing Delete would block stack deletion.

@@ -14,11 +14,12 @@ import re
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from .clients import CLIENT_CONFIG
+from .clients import CLIENT_CONFIG, Client
 from .hyperparameters import HyperparameterError, merge_hyperparameters
 from .quotas import (
     NoGpuQuotaError,
@@ -88,7 +89,7 @@ def _environment(environ: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _json_environment(environ: Mapping[str, str], name: str, expected: type) -> object:
+def _json_environment(environ: Mapping[str, str], name: str, expected: type) -> Any:
     text = _environment(environ, name)
     try:
         value = json.loads(text)
@@ -111,7 +112,7 @@ def make_job_name(prefix: str, now: datetime, suffix: str | None = None) -> str:
     return f"{cleaned}-{now:%Y%m%d-%H%M%S}-{suffix}"
 
 
-def _check_job_name(sagemaker, name: object, prefix: str) -> str:
+def _check_job_name(sagemaker: Client, name: object, prefix: str) -> str:
     if not isinstance(name, str) or not _JOB_NAME.fullmatch(name):
         raise InvalidInputError(
             f"trainingJobName {name!r} is not a valid SageMaker training job name: 1 to 63 "
@@ -137,7 +138,7 @@ def _check_job_name(sagemaker, name: object, prefix: str) -> str:
     )
 
 
-def read_manifest(s3, bucket: str, key: str) -> dict:
+def read_manifest(s3: Client, bucket: str, key: str) -> dict:
     location = f"s3://{bucket}/{key}"
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -180,9 +181,9 @@ def prepare(
     event: Mapping | None,
     environ: Mapping[str, str],
     *,
-    s3,
-    servicequotas,
-    sagemaker,
+    s3: Client,
+    servicequotas: Client,
+    sagemaker: Client,
     now: datetime | None = None,
     region: str | None = None,
 ) -> dict:
@@ -248,7 +249,7 @@ def prepare(
     return result
 
 
-def handler(event, context):
+def handler(event: Any, context: object) -> dict:
     session = boto3.session.Session()
     return prepare(
         event,

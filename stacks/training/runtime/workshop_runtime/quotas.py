@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from .clients import Client
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -163,7 +165,9 @@ def _collect(pages: Iterable[dict], wanted: Mapping[str, str], source: str, foun
             return
 
 
-def get_training_quotas(servicequotas, instance_types: Iterable[str]) -> dict[str, InstanceQuota]:
+def get_training_quotas(
+    servicequotas: Client, instance_types: Iterable[str]
+) -> dict[str, InstanceQuota]:
     """Quota per instance type (keys with ml.), applied values first, then AWS defaults.
 
     A quota never changed for the account has no applied value and is absent from
@@ -186,7 +190,7 @@ def get_training_quotas(servicequotas, instance_types: Iterable[str]) -> dict[st
     return {t: found[t] for t in wanted.values()}
 
 
-def get_training_usage(sagemaker) -> dict[str, int]:
+def get_training_usage(sagemaker: Client) -> dict[str, int]:
     """Instances held by in-progress training jobs, per instance type."""
     usage: Counter[str] = Counter()
     paginator = sagemaker.get_paginator("list_training_jobs")
@@ -234,7 +238,7 @@ def quota_rows(
     ]
 
 
-def open_increase_requests(servicequotas, quota_code: str) -> list[dict]:
+def open_increase_requests(servicequotas: Client, quota_code: str) -> list[dict]:
     """Increase requests for the quota that are still being handled (PENDING or CASE_OPENED)."""
     paginator = servicequotas.get_paginator("list_requested_service_quota_change_history_by_quota")
     return [
@@ -245,7 +249,7 @@ def open_increase_requests(servicequotas, quota_code: str) -> list[dict]:
     ]
 
 
-def request_increase(servicequotas, quota_code: str, desired_value: float = 1) -> dict:
+def request_increase(servicequotas: Client, quota_code: str, desired_value: float = 1) -> dict:
     """File an increase request; returns the RequestedQuota (Id, Status, ...)."""
     response = servicequotas.request_service_quota_increase(
         ServiceCode=SERVICE_CODE, QuotaCode=quota_code, DesiredValue=float(desired_value)

@@ -11,11 +11,12 @@ import logging
 import math
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from .clients import CLIENT_CONFIG
+from .clients import CLIENT_CONFIG, Client
 from .training_log import parse_training_log
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def _stream_start(stream: str) -> tuple[int, str]:
     return (int(suffix) if suffix.isdigit() else 0, stream)
 
 
-def read_job_log(logs, job_name: str) -> tuple[list[str], list[str]]:
+def read_job_log(logs: Client, job_name: str) -> tuple[list[str], list[str]]:
     """Messages of the job's first host (algo-1) and the names of all its streams.
 
     Each host of a multi-instance job logs the same epochs; one host is the table. A restarted
@@ -86,7 +87,7 @@ def read_job_log(logs, job_name: str) -> tuple[list[str], list[str]]:
     return lines, streams
 
 
-def _read_stream(logs, stream: str) -> list[str]:
+def _read_stream(logs: Client, stream: str) -> list[str]:
     lines: list[str] = []
     token = None
     while True:
@@ -151,7 +152,9 @@ def build_report(job_name: str, job: Mapping, epochs: list[dict], streams: list[
     return report
 
 
-def report(event: Mapping, environ: Mapping[str, str], *, logs, sagemaker, s3) -> dict:
+def report(
+    event: Mapping, environ: Mapping[str, str], *, logs: Client, sagemaker: Client, s3: Client
+) -> dict:
     job_name = None
     if isinstance(event, Mapping):
         # Also accept the CreateTrainingJob .sync output, which spells it TrainingJobName.
@@ -188,7 +191,7 @@ def report(event: Mapping, environ: Mapping[str, str], *, logs, sagemaker, s3) -
     return returned
 
 
-def handler(event, context):
+def handler(event: Any, context: object) -> dict:
     session = boto3.session.Session()
     return report(
         event,
