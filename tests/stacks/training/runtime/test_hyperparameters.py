@@ -186,6 +186,12 @@ def test_unknown_key_suggests_the_close_known_one():
     assert "Did you mean epochs?" in message
 
 
+def test_a_key_that_is_not_a_plain_name_is_shown_with_repr():
+    message = str(rejected({"\n": 1, "a.b": 2}))
+    assert "hyperparameters['\\n'] is not a hyperparameter" in message
+    assert "hyperparameters['a.b'] is not a hyperparameter" in message
+
+
 def test_none_value_is_refused_rather_than_sent_as_the_string_none():
     assert "has no value" in str(rejected({"top_k": None}))
 
@@ -318,7 +324,9 @@ def test_validate_raises_only_hyperparameter_error_and_returns_strings(params, r
     try:
         result = validate_hyperparameters(params, require_dataset_counts=require_counts)
     except HyperparameterError as error:
-        assert error.problems and all(isinstance(problem, str) for problem in error.problems)
+        assert error.problems
+        # One line each: a key with a newline is shown with repr.
+        assert all(isinstance(problem, str) and "\n" not in problem for problem in error.problems)
     else:
         assert set(result) == set(params)
         assert all(isinstance(value, str) for value in result.values())
