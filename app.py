@@ -3,7 +3,7 @@
 
 import sys
 
-from stacks.settings import SettingsError
+from stacks.config import SettingsError
 from stacks.workshop_stack import create_app
 
 

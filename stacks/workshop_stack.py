@@ -10,8 +10,8 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from stacks import nag
+from stacks.config import WorkshopSettings, load_settings
 from stacks.packaging_build import PackagingBuild
-from stacks.settings import WorkshopSettings, load_settings
 from stacks.storage import WorkshopBucket
 from stacks.training.dashboard import TrainingDashboard
 from stacks.training.execution_role import TrainingExecutionRole

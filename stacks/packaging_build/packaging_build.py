@@ -14,8 +14,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from stacks.config import WorkshopSettings
 from stacks.log_retention import retention
-from stacks.settings import WorkshopSettings
 from stacks.storage import WorkshopBucket
 
 PACKAGING_DIR = Path(__file__).resolve().parents[2] / "packaging"

@@ -6,7 +6,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.settings import WorkshopSettings
+from stacks.config import WorkshopSettings
 
 
 class WorkshopBucket(Construct):

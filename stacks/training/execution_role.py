@@ -6,7 +6,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.settings import WorkshopSettings
+from stacks.config import WorkshopSettings
 from stacks.storage import WorkshopBucket
 from stacks.training.image import AlgorithmImage
 

@@ -15,8 +15,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.config import WorkshopSettings
 from stacks.log_retention import retention
-from stacks.settings import WorkshopSettings
 from stacks.storage import WorkshopBucket
 from stacks.training.execution_role import training_log_group_arn
 

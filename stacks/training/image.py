@@ -5,7 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
-from stacks.settings import IMAGE_CLASSIFICATION_ACCOUNTS
+from stacks.config.regions import IMAGE_CLASSIFICATION_ACCOUNTS
 
 REPOSITORY = "image-classification"
 TAG = "1"

@@ -11,8 +11,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from stacks.config import WorkshopSettings
 from stacks.log_retention import retention
-from stacks.settings import WorkshopSettings
 
 SYNTH_TIME_PROPERTY = "SynthesizedAt"
 

@@ -9,8 +9,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from stacks.config import WorkshopSettings
 from stacks.log_retention import retention
-from stacks.settings import WorkshopSettings
 from stacks.storage import WorkshopBucket
 from stacks.training.execution_role import TrainingExecutionRole
 from stacks.training.functions import TrainingFunctions, training_job_arn

@@ -56,8 +56,8 @@ def test_buildspec_installs_recpack_pinned_and_runs_one_pipeline_command(buildsp
 
 
 def test_class_subset_is_passed_only_when_set():
+    from stacks.config import load_settings
     from stacks.packaging_build import build_command
-    from stacks.settings import load_settings
 
     from .conftest import cdk_json_context
 

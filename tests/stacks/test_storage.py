@@ -5,7 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
-from stacks.settings import load_settings
+from stacks.config import load_settings
 from stacks.storage import WorkshopBucket
 
 from .conftest import cdk_json_context, render, resources_of_type

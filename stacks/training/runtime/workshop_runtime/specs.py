@@ -205,6 +205,7 @@ class Spec:
     replaces the generated one, and extra `checks`."""
 
     doc: str = ""
+    # MISSING: required. None: optional (absent reads as None, a given value is checked).
     default: Any = MISSING
     reason: str | None = None
     checks: tuple[Check, ...] = ()
@@ -452,6 +453,12 @@ class Str(Spec):
     def keeps_text(self) -> bool:
         return True
 
+    def allowed(self) -> str:
+        # "must be a relative key prefix ..." documents itself; a negative reason does not.
+        if self.reason and self.reason.startswith("must "):
+            return self.reason.removeprefix("must ").removeprefix("be ")
+        return "a string"
+
 
 @dataclass(frozen=True, kw_only=True)
 class Choice(Spec):
@@ -661,6 +668,9 @@ class Fields(Spec):
     def kind(self) -> str:
         return "an object"
 
+    def allowed(self) -> str:
+        return "an object"
+
     def kinds(self) -> str:
         required = [f'"{key}"' for key, spec in self.fields.items() if spec.default is MISSING]
         return f"{{{', '.join(required)}}} objects" if required else "objects"
@@ -724,6 +734,8 @@ class Fields(Spec):
         if required or (self.fill_defaults and default is MISSING):
             here = at.child(key)
             here.note(self.missing.format(path=here.path, kind=spec.kind()))
+        elif self.fill_defaults and default is None:
+            typed[key] = None  # optional: absent reads as None
         elif self.fill_defaults:
             result = spec.validate(default, at.child(key))
             if result is not FAILED:

@@ -161,6 +161,18 @@ def test_groups_fill_defaults_and_name_what_is_missing():
         settings.group.size = 4
 
 
+def test_a_default_of_none_makes_a_field_optional():
+    entry = Fields(fields={"account": Str(), "profile": Str(default=None)})
+    table = Fields(fields={"entries": List(item=entry, default=[])})
+    (first, second) = validate(
+        table, {"entries": [{"account": "1"}, {"account": "2", "profile": "p"}]}, root="root"
+    ).entries
+    assert (first.profile, second.profile) == (None, "p")
+    assert one(table, {"entries": [{"account": "1", "profile": 3}]}) == (
+        "root.entries[0].profile: expected a string, got integer 3"
+    )
+
+
 def test_tables_without_defaults_filled_return_only_what_was_given():
     table = Fields(
         fields={"epochs": Int(default=30), "top_k": Int()}, dialect=API, fill_defaults=False

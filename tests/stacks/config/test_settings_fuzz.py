@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from stacks.settings import SettingsError, load_settings
+from stacks.config.settings import SettingsError, load_settings
 
-from .conftest import cdk_json_context
+from ..conftest import cdk_json_context
 
 CONTEXT = cdk_json_context()
 
@@ -44,6 +44,7 @@ paths = (
 
 @hypothesis_settings(max_examples=300, deadline=None)
 @given(st.dictionaries(paths, override_values, max_size=3))
+@example({"workshop.training": '{"\\n": null}'})
 def test_any_override_loads_or_names_the_setting(overrides):
     try:
         load_settings({**CONTEXT, **overrides})
