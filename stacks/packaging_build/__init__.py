@@ -1,5 +1,11 @@
 """CodeBuild project that turns a raw image archive into the train/validation RecordIO channels."""
 
-from .packaging_build import PackagingBuild, archive_key_patterns, build_command
+from .packaging_build import (
+    Layout,
+    PackagingBuild,
+    PipelineOptions,
+    archive_key_patterns,
+    build_command,
+)
 
-__all__ = ["PackagingBuild", "archive_key_patterns", "build_command"]
+__all__ = ["Layout", "PackagingBuild", "PipelineOptions", "archive_key_patterns", "build_command"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -10,13 +12,12 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from stacks.config import WorkshopSettings
-from stacks.log_retention import retention
-from stacks.storage import WorkshopBucket
+from stacks.common.arns import log_group_arn
+from stacks.common.logs import log_group
+from stacks.common.nag import acknowledge, acknowledge_wildcard
 
 PACKAGING_DIR = Path(__file__).resolve().parents[2] / "packaging"
 # What `recpack pipeline` accepts as the raw archive (docs/contracts.md).
@@ -26,9 +27,28 @@ ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 SOURCE_KEY_VARIABLE = "SOURCE_KEY"
 
 
-def build_command(settings: WorkshopSettings) -> str:
-    """The one recpack command of the build, with every option from the settings."""
-    prefixes, packaging = settings.prefixes, settings.packaging
+@dataclass(frozen=True)
+class Layout:
+    """Where the build reads and writes in the bucket."""
+
+    raw_prefix: str
+    train_prefix: str
+    validation_prefix: str
+    manifest_key: str
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """The `recpack pipeline` options the settings choose (packaging.* in cdk.json)."""
+
+    train_ratio: float
+    resize: int
+    quality: int
+    classes: Sequence[str] = ()
+
+
+def build_command(layout: Layout, options: PipelineOptions) -> str:
+    """The one recpack command of the build."""
     arguments = [
         "recpack",
         "pipeline",
@@ -37,22 +57,22 @@ def build_command(settings: WorkshopSettings) -> str:
         "--source-key",
         f'"${SOURCE_KEY_VARIABLE}"',
         "--raw-prefix",
-        shlex.quote(prefixes.raw),
+        shlex.quote(layout.raw_prefix),
         "--train-prefix",
-        shlex.quote(prefixes.train),
+        shlex.quote(layout.train_prefix),
         "--validation-prefix",
-        shlex.quote(prefixes.validation),
+        shlex.quote(layout.validation_prefix),
         "--manifest-key",
-        shlex.quote(settings.manifest_key),
+        shlex.quote(layout.manifest_key),
         "--train-ratio",
-        f"{packaging.train_ratio:g}",
+        f"{options.train_ratio:g}",
         "--resize",
-        str(packaging.resize),
+        str(options.resize),
         "--quality",
-        str(packaging.quality),
+        str(options.quality),
     ]
-    if packaging.classes:
-        arguments += ["--classes", shlex.quote(",".join(packaging.classes))]
+    if options.classes:
+        arguments += ["--classes", shlex.quote(",".join(options.classes))]
     return " ".join(arguments)
 
 
@@ -67,18 +87,21 @@ def archive_key_patterns(raw_prefix: str) -> list[dict[str, str]]:
 
 
 class PackagingBuild(Construct):
+    """The CodeBuild project, its trigger, and `bucket_access`: the policy that will hold the
+    build's bucket permissions (the stack grants them where bucket and build meet)."""
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        settings: WorkshopSettings,
-        storage: WorkshopBucket,
+        bucket_name: str,
+        layout: Layout,
+        options: PipelineOptions,
+        timeout: cdk.Duration,
+        log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        prefixes = settings.prefixes
-        bucket = storage.bucket
-
         source = s3_assets.Asset(
             self,
             "RecpackSource",
@@ -92,12 +115,7 @@ class PackagingBuild(Construct):
                 "**/*.pyc",
             ],
         )
-        self.log_group = logs.LogGroup(
-            self,
-            "BuildLogs",
-            retention=retention(settings.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        self.log_group = log_group(self, "BuildLogs", retention_days=log_retention_days)
         self.project = codebuild.Project(
             self,
             "Project",
@@ -108,7 +126,7 @@ class PackagingBuild(Construct):
                 compute_type=codebuild.ComputeType.SMALL,
             ),
             environment_variables={
-                "BUCKET": codebuild.BuildEnvironmentVariable(value=bucket.bucket_name),
+                "BUCKET": codebuild.BuildEnvironmentVariable(value=bucket_name),
             },
             build_spec=codebuild.BuildSpec.from_object(
                 {
@@ -120,38 +138,55 @@ class PackagingBuild(Construct):
                             # constraints.txt pins recpack's dependencies to the tested versions.
                             "commands": ["pip install --no-cache-dir -c constraints.txt ."],
                         },
-                        "build": {"commands": [build_command(settings)]},
+                        "build": {"commands": [build_command(layout, options)]},
                     },
                 }
             ),
             # Two builds would race on train/ and validation/. CodeBuild refuses (HTTP 400) a start
             # while one runs, and EventBridge does not retry 4xx: the dashboard counts those triggers.
             concurrent_build_limit=1,
-            timeout=cdk.Duration.minutes(settings.packaging.build_timeout_minutes),
+            timeout=timeout,
             logging=codebuild.LoggingOptions(
                 cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)
             ),
         )
         # The S3 source is set on the CloudFormation resource: codebuild.Source.s3 would also grant
-        # s3:GetObject*/GetBucket*/List* on the asset bucket; _grant_bucket_access names the actions.
+        # s3:GetObject*/GetBucket*/List* on the asset bucket; bucket_access names the actions.
         cfn_project = self.project.node.default_child
         cfn_project.add_property_override("Source.Type", "S3")
         cfn_project.add_property_override(
             "Source.Location", f"{source.s3_bucket_name}/{source.s3_object_key}"
         )
         self.source = source
-        self._grant_bucket_access(storage, settings)
+        self.bucket_access = iam.Policy(
+            self,
+            "BucketAccess",
+            statements=[
+                iam.PolicyStatement(
+                    sid="FetchRecpackSource",
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[source.bucket.arn_for_objects(source.s3_object_key)],
+                ),
+                iam.PolicyStatement(
+                    sid="LocateSourceBucket",
+                    actions=["s3:GetBucketAcl", "s3:GetBucketLocation"],
+                    resources=[source.bucket.bucket_arn],
+                ),
+            ],
+        )
+        self.project.role.attach_inline_policy(self.bucket_access)
+        self._acknowledge_codebuild_defaults()
 
         self.rule = events.Rule(
             self,
             "RawArchiveUploaded",
-            description=f"Starts the packaging build when an archive lands under {prefixes.raw}",
+            description=f"Starts the packaging build when an archive lands under {layout.raw_prefix}",
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
                 detail_type=["Object Created"],
                 detail={
-                    "bucket": {"name": [bucket.bucket_name]},
-                    "object": {"key": archive_key_patterns(prefixes.raw)},
+                    "bucket": {"name": [bucket_name]},
+                    "object": {"key": archive_key_patterns(layout.raw_prefix)},
                 },
             ),
         )
@@ -175,60 +210,28 @@ class PackagingBuild(Construct):
             )
         )
 
-    def _grant_bucket_access(self, storage: WorkshopBucket, settings: WorkshopSettings) -> None:
-        prefixes = settings.prefixes
-        channels = [storage.objects_arn(prefixes.train), storage.objects_arn(prefixes.validation)]
-        self.bucket_access = iam.Policy(
-            self,
-            "BucketAccess",
-            statements=[
-                iam.PolicyStatement(
-                    sid="ListRawAndChannels",
-                    actions=["s3:ListBucket"],
-                    resources=[storage.bucket.bucket_arn],
-                    conditions={
-                        "StringLike": {
-                            "s3:prefix": [
-                                prefixes.raw,
-                                f"{prefixes.raw}*",
-                                prefixes.train,
-                                f"{prefixes.train}*",
-                                prefixes.validation,
-                                f"{prefixes.validation}*",
-                            ]
-                        }
-                    },
-                ),
-                iam.PolicyStatement(
-                    sid="ReadRawArchives",
-                    actions=["s3:GetObject"],
-                    resources=[storage.objects_arn(prefixes.raw)],
-                ),
-                iam.PolicyStatement(
-                    sid="ReplaceChannels",
-                    actions=[
-                        "s3:GetObject",
-                        "s3:PutObject",
-                        "s3:DeleteObject",
-                        "s3:AbortMultipartUpload",
-                    ],
-                    resources=channels,
-                ),
-                iam.PolicyStatement(
-                    sid="FetchRecpackSource",
-                    actions=["s3:GetObject", "s3:GetObjectVersion"],
-                    resources=[self.source.bucket.arn_for_objects(self.source.s3_object_key)],
-                ),
-                iam.PolicyStatement(
-                    sid="LocateSourceBucket",
-                    actions=["s3:GetBucketAcl", "s3:GetBucketLocation"],
-                    resources=[self.source.bucket.bucket_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="WriteManifest",
-                    actions=["s3:GetObject", "s3:PutObject"],
-                    resources=[storage.object_arn(settings.manifest_key)],
-                ),
-            ],
+    def _acknowledge_codebuild_defaults(self) -> None:
+        project = self.project
+        default_policy = project.role.node.find_child("DefaultPolicy")
+        acknowledge_wildcard(
+            default_policy,
+            f"{log_group_arn(self, f'/aws/codebuild/{project.project_name}')}:*",
+            "CodeBuild's default log group of this project only; stream names are generated per build.",
         )
-        self.project.role.attach_inline_policy(self.bucket_access)
+        acknowledge_wildcard(
+            default_policy,
+            cdk.Stack.of(self).format_arn(
+                service="codebuild",
+                resource="report-group",
+                resource_name=f"{project.project_name}-*",
+            ),
+            "CDK's default test-report permission, limited to report groups named after this project.",
+        )
+        acknowledge(
+            project,
+            "AwsSolutions-CB4",
+            "The build publishes no artifacts; its source asset, logs and the bucket use "
+            "AWS-managed encryption, and a customer managed KMS key would add a monthly cost to "
+            "each short-lived workshop account without protecting anything more sensitive than the "
+            "workshop's bird photos.",
+        )

@@ -1,22 +1,38 @@
-"""Private, encrypted, TLS-only bucket with one key prefix per stage of the workshop."""
+"""Private, encrypted, TLS-only bucket; other components get access one key prefix at a time."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.config import WorkshopSettings
+from stacks.common.iam import PolicyTarget, add_statements
+from stacks.common.nag import acknowledge, acknowledge_wildcard
+
+# Object actions the grants combine (the components pick what their code calls).
+READ = ("s3:GetObject",)
+PUT = ("s3:PutObject",)
+# Large objects (models, .rec files) are uploaded in parts; a failed upload is aborted.
+UPLOAD = ("s3:PutObject", "s3:AbortMultipartUpload")
+REPLACE = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
 
 
 class WorkshopBucket(Construct):
-    """The bucket and the S3 ARNs/URIs of its prefixes, for scoping IAM statements."""
+    """The bucket, the S3 ARNs and URIs of its prefixes, and prefix-scoped grants."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: WorkshopSettings) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        retain: bool,
+        noncurrent_version_expiration_days: int,
+        abort_incomplete_multipart_upload_days: int,
+    ) -> None:
         super().__init__(scope, construct_id)
-        self.prefixes = settings.prefixes
-        self.manifest_key = settings.manifest_key
-        retain = settings.retain_bucket
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -31,10 +47,10 @@ class WorkshopBucket(Construct):
                 s3.LifecycleRule(
                     id="ExpireOldVersionsAndAbortUploads",
                     noncurrent_version_expiration=cdk.Duration.days(
-                        settings.noncurrent_version_expiration_days
+                        noncurrent_version_expiration_days
                     ),
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(
-                        settings.abort_incomplete_multipart_upload_days
+                        abort_incomplete_multipart_upload_days
                     ),
                     # Delete markers left once every old version has expired.
                     expired_object_delete_marker=True,
@@ -42,6 +58,32 @@ class WorkshopBucket(Construct):
             ],
             removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
             auto_delete_objects=not retain,
+        )
+        acknowledge(
+            self.bucket,
+            "AwsSolutions-S1",
+            "No server access log bucket: the bucket holds only workshop bird images and model "
+            "artifacts, blocks all public access and refuses non-TLS requests; CloudTrail already "
+            "records who changed it, and a second log bucket per workshop account would outlive "
+            "the data it describes.",
+        )
+        self._acknowledge_notifications_handler()
+
+    def _acknowledge_notifications_handler(self) -> None:
+        # event_bridge_enabled makes aws-s3 add one handler function per stack.
+        stack = cdk.Stack.of(self)
+        handler = next(
+            child
+            for child in stack.node.children
+            if child.node.id.startswith("BucketNotificationsHandler")
+        )
+        acknowledge(
+            handler,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]",
+            "CDK's bucket-notifications handler (it turns on EventBridge delivery for the bucket) "
+            "only writes its own logs with this policy; the function is created by aws-s3 and "
+            "has no other permissions.",
         )
 
     def objects_arn(self, prefix: str) -> str:
@@ -53,3 +95,61 @@ class WorkshopBucket(Construct):
 
     def uri(self, prefix: str = "") -> str:
         return f"s3://{self.bucket.bucket_name}/{prefix}"
+
+    def grant_locate(self, target: PolicyTarget, *, sid: str) -> None:
+        add_statements(
+            target,
+            iam.PolicyStatement(
+                sid=sid, actions=["s3:GetBucketLocation"], resources=[self.bucket.bucket_arn]
+            ),
+        )
+
+    def grant_list(self, target: PolicyTarget, prefixes: Sequence[str], *, sid: str) -> None:
+        """ListBucket, only for keys under `prefixes` (the listing of a prefix and below it)."""
+        add_statements(
+            target,
+            iam.PolicyStatement(
+                sid=sid,
+                actions=["s3:ListBucket"],
+                resources=[self.bucket.bucket_arn],
+                conditions={
+                    "StringLike": {
+                        "s3:prefix": [pattern for p in prefixes for pattern in (p, f"{p}*")]
+                    }
+                },
+            ),
+        )
+
+    def grant_objects(
+        self,
+        target: PolicyTarget,
+        actions: Sequence[str],
+        prefixes: Sequence[str],
+        *,
+        sid: str,
+        reason: str,
+    ) -> None:
+        """`actions` on every object under each prefix. Object names under a prefix are chosen at
+        run time, so each prefix's wildcard is acknowledged here with `reason` ("{prefix}" in it
+        is replaced)."""
+        policy = add_statements(
+            target,
+            iam.PolicyStatement(
+                sid=sid,
+                actions=list(actions),
+                resources=[self.objects_arn(prefix) for prefix in prefixes],
+            ),
+        )
+        for prefix in prefixes:
+            acknowledge_wildcard(
+                policy, self.objects_arn(prefix), reason.replace("{prefix}", prefix)
+            )
+
+    def grant_object(
+        self, target: PolicyTarget, actions: Sequence[str], key: str, *, sid: str
+    ) -> None:
+        """`actions` on one object (no wildcard)."""
+        add_statements(
+            target,
+            iam.PolicyStatement(sid=sid, actions=list(actions), resources=[self.object_arn(key)]),
+        )

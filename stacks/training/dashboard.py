@@ -9,14 +9,14 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.training.execution_role import METRICS_NAMESPACE
+from stacks.common.arns import TRAINING_METRICS_NAMESPACE
 
 PERIOD = cdk.Duration.minutes(1)
 
 
 def accuracy_search(metric_name: str) -> str:
     # A search, not fixed metrics: every training job adds its own Host dimension value.
-    return f"SEARCH('{{{METRICS_NAMESPACE},Host}} MetricName=\"{metric_name}\"', 'Maximum', 60)"
+    return f"SEARCH('{{{TRAINING_METRICS_NAMESPACE},Host}} MetricName=\"{metric_name}\"', 'Maximum', 60)"
 
 
 class TrainingDashboard(Construct):

@@ -1,41 +1,21 @@
-"""The role SageMaker assumes for a training job: read the channels, write output/, logs, metrics."""
+"""The role SageMaker assumes for a training job: logs, metrics and the algorithm image.
+
+Its bucket access (read the channels, write output/) is granted by the stack, where the bucket
+and training meet.
+"""
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.config import WorkshopSettings
-from stacks.storage import WorkshopBucket
-from stacks.training.image import AlgorithmImage
-
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
-
-
-def training_log_group_arn(scope: Construct) -> str:
-    """SageMaker's fixed log group for training jobs (it creates it on first use)."""
-    return cdk.Stack.of(scope).format_arn(
-        service="logs",
-        resource="log-group",
-        resource_name=TRAINING_LOG_GROUP,
-        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-    )
+from stacks.common.arns import TRAINING_METRICS_NAMESPACE, training_log_group_arn
+from stacks.common.nag import acknowledge, acknowledge_wildcard
 
 
 class TrainingExecutionRole(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        settings: WorkshopSettings,
-        storage: WorkshopBucket,
-        image: AlgorithmImage,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, image_repository_arn: str) -> None:
         super().__init__(scope, construct_id)
-        prefixes = settings.prefixes
         log_group_arn = training_log_group_arn(self)
         self.role = iam.Role(
             self,
@@ -47,40 +27,6 @@ class TrainingExecutionRole(Construct):
             self,
             "Policy",
             statements=[
-                iam.PolicyStatement(
-                    sid="LocateBucket",
-                    actions=["s3:GetBucketLocation"],
-                    resources=[storage.bucket.bucket_arn],
-                ),
-                iam.PolicyStatement(
-                    # File mode lists each S3Prefix channel to find its .rec file.
-                    sid="ListChannels",
-                    actions=["s3:ListBucket"],
-                    resources=[storage.bucket.bucket_arn],
-                    conditions={
-                        "StringLike": {
-                            "s3:prefix": [
-                                prefixes.train,
-                                f"{prefixes.train}*",
-                                prefixes.validation,
-                                f"{prefixes.validation}*",
-                            ]
-                        }
-                    },
-                ),
-                iam.PolicyStatement(
-                    sid="ReadChannels",
-                    actions=["s3:GetObject"],
-                    resources=[
-                        storage.objects_arn(prefixes.train),
-                        storage.objects_arn(prefixes.validation),
-                    ],
-                ),
-                iam.PolicyStatement(
-                    sid="WriteModelArtifacts",
-                    actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                    resources=[storage.objects_arn(prefixes.output)],
-                ),
                 iam.PolicyStatement(
                     sid="CreateTrainingLogGroup",
                     actions=["logs:CreateLogGroup"],
@@ -99,7 +45,9 @@ class TrainingExecutionRole(Construct):
                     sid="PublishTrainingMetrics",
                     actions=["cloudwatch:PutMetricData"],
                     resources=["*"],
-                    conditions={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+                    conditions={
+                        "StringEquals": {"cloudwatch:namespace": TRAINING_METRICS_NAMESPACE}
+                    },
                 ),
                 iam.PolicyStatement(
                     sid="PullAlgorithmImage",
@@ -108,7 +56,7 @@ class TrainingExecutionRole(Construct):
                         "ecr:GetDownloadUrlForLayer",
                         "ecr:BatchCheckLayerAvailability",
                     ],
-                    resources=[image.repository_arn],
+                    resources=[image_repository_arn],
                 ),
                 iam.PolicyStatement(
                     sid="AuthenticateToRegistry",
@@ -118,3 +66,16 @@ class TrainingExecutionRole(Construct):
             ],
         )
         self.role.attach_inline_policy(self.policy)
+        acknowledge_wildcard(
+            self.policy,
+            f"{log_group_arn}:log-stream:*",
+            "SageMaker names the training log streams <job>/algo-1-<timestamp> inside its fixed "
+            "log group.",
+        )
+        acknowledge(
+            self.policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "cloudwatch:PutMetricData and ecr:GetAuthorizationToken support no resource-level "
+            "permissions; PutMetricData is limited to the /aws/sagemaker/TrainingJobs namespace by "
+            "a condition.",
+        )

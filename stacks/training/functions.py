@@ -1,40 +1,28 @@
 """The three Lambda functions of the training component, built from one code asset.
 
 Each function gets its own role (no managed policies) and its own log group, so every permission
-below is one the handler uses: see stacks/training/runtime/workshop_runtime/.
+is one the handler uses: see stacks/training/runtime/workshop_runtime/. Their bucket access
+(Prepare reads the manifest, Report writes report.json) is granted by the stack.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.config import WorkshopSettings
-from stacks.log_retention import retention
-from stacks.storage import WorkshopBucket
-from stacks.training.execution_role import training_log_group_arn
+from stacks.common.arns import sagemaker_quotas_arn, training_job_arn, training_log_group_arn
+from stacks.common.iam import add_statements
+from stacks.common.logs import log_group
+from stacks.common.nag import acknowledge, acknowledge_wildcard
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 RUNTIME = lambda_.Runtime.PYTHON_3_12
-
-
-def training_job_arn(scope: Construct, name_pattern: str) -> str:
-    return cdk.Stack.of(scope).format_arn(
-        service="sagemaker", resource="training-job", resource_name=name_pattern
-    )
-
-
-def sagemaker_quotas_arn(scope: Construct) -> str:
-    """Every SageMaker quota: quota codes per instance type are only known at run time."""
-    return cdk.Stack.of(scope).format_arn(
-        service="servicequotas", resource="sagemaker", resource_name="*"
-    )
 
 
 class TrainingFunctions(Construct):
@@ -43,19 +31,65 @@ class TrainingFunctions(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: WorkshopSettings,
-        storage: WorkshopBucket,
+        bucket_name: str,
+        manifest_key: str,
+        output_prefix: str,
+        default_hyperparameters: Mapping[str, str],
+        instance_types: Sequence[str],
+        job_name_prefix: str,
+        request_quota_increase: bool,
+        log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._settings = settings
-        training = settings.training
+        self._log_retention_days = log_retention_days
         # One asset for all three handlers; tests and caches stay out of the zip.
-        code = lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["**/__pycache__", "**/*.pyc"])
-        instance_types = json.dumps(list(training.instance_types))
-        quota_lookup = [
+        self._code = lambda_.Code.from_asset(
+            str(RUNTIME_DIR), exclude=["**/__pycache__", "**/*.pyc"]
+        )
+
+        self.prepare = self._function(
+            "Prepare",
+            handler="workshop_runtime.prepare.handler",
+            description="Merges hyperparameters from settings, manifest and input; picks a GPU type with quota",
+            timeout=cdk.Duration.minutes(1),
+            environment={
+                "BUCKET": bucket_name,
+                "MANIFEST_KEY": manifest_key,
+                "DEFAULT_HYPERPARAMETERS": json.dumps(
+                    dict(default_hyperparameters), sort_keys=True
+                ),
+                "INSTANCE_TYPES": json.dumps(list(instance_types)),
+                "JOB_NAME_PREFIX": job_name_prefix,
+            },
+        )
+        self._grant_quota_lookup(self.prepare.role)
+
+        self.report = self._function(
+            "Report",
+            handler="workshop_runtime.report.handler",
+            description="Writes per-epoch accuracy of a finished training job to output/<job>/report.json",
+            timeout=cdk.Duration.minutes(2),
+            environment={"BUCKET": bucket_name, "OUTPUT_PREFIX": output_prefix},
+        )
+        self._grant_reading_own_jobs(self.report.role, job_name_prefix)
+
+        self.preflight = self._function(
+            "Preflight",
+            handler="workshop_runtime.preflight.handler",
+            description="Deploy-time GPU quota check for the training instance types",
+            timeout=cdk.Duration.minutes(5),
+            environment={},
+        )
+        self._grant_quota_lookup(self.preflight.role)
+        if request_quota_increase:
+            self._grant_quota_increase(self.preflight.role)
+
+    def _grant_quota_lookup(self, role: iam.Role) -> None:
+        any_job = training_job_arn(self, "*")
+        policy = add_statements(
+            role,
             iam.PolicyStatement(
                 sid="ReadSageMakerQuotas",
-                # Neither action supports resource-level permissions.
                 actions=[
                     "servicequotas:ListServiceQuotas",
                     "servicequotas:ListAWSDefaultServiceQuotas",
@@ -71,91 +105,76 @@ class TrainingFunctions(Construct):
                 # Jobs of every name use the account's quota, not only this stack's.
                 sid="ReadRunningJobInstanceTypes",
                 actions=["sagemaker:DescribeTrainingJob"],
-                resources=[training_job_arn(self, "*")],
+                resources=[any_job],
             ),
-        ]
-
-        self.prepare = self._function(
-            "Prepare",
-            handler="workshop_runtime.prepare.handler",
-            description="Merges hyperparameters from settings, manifest and input; picks a GPU type with quota",
-            code=code,
-            timeout=cdk.Duration.minutes(1),
-            environment={
-                "BUCKET": storage.bucket.bucket_name,
-                "MANIFEST_KEY": settings.manifest_key,
-                "DEFAULT_HYPERPARAMETERS": json.dumps(training.hyperparameters, sort_keys=True),
-                "INSTANCE_TYPES": instance_types,
-                "JOB_NAME_PREFIX": training.job_name_prefix,
-            },
-            statements=[
-                iam.PolicyStatement(
-                    sid="ReadManifest",
-                    actions=["s3:GetObject"],
-                    resources=[storage.object_arn(settings.manifest_key)],
-                ),
-                *quota_lookup,
-            ],
+        )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "servicequotas:ListServiceQuotas, ListAWSDefaultServiceQuotas, "
+            "ListRequestedServiceQuotaChangeHistoryByQuota and sagemaker:ListTrainingJobs support "
+            "no resource-level permissions; all are read-only.",
+        )
+        acknowledge_wildcard(
+            policy,
+            any_job,
+            "Running training jobs of any name use the account's instance quota, so the quota "
+            "check describes them all (read-only).",
         )
 
+    def _grant_reading_own_jobs(self, role: iam.Role, job_name_prefix: str) -> None:
         training_logs = training_log_group_arn(self)
-        self.report = self._function(
-            "Report",
-            handler="workshop_runtime.report.handler",
-            description="Writes per-epoch accuracy of a finished training job to output/<job>/report.json",
-            code=code,
-            timeout=cdk.Duration.minutes(2),
-            environment={
-                "BUCKET": storage.bucket.bucket_name,
-                "OUTPUT_PREFIX": settings.prefixes.output,
-            },
-            statements=[
-                iam.PolicyStatement(
-                    sid="FindTrainingLogStreams",
-                    actions=["logs:DescribeLogStreams"],
-                    resources=[training_logs],
-                ),
-                iam.PolicyStatement(
-                    sid="ReadTrainingLogs",
-                    actions=["logs:GetLogEvents"],
-                    resources=[f"{training_logs}:log-stream:{training.job_name_prefix}*"],
-                ),
-                iam.PolicyStatement(
-                    sid="DescribeOwnTrainingJobs",
-                    actions=["sagemaker:DescribeTrainingJob"],
-                    resources=[training_job_arn(self, f"{training.job_name_prefix}*")],
-                ),
-                iam.PolicyStatement(
-                    sid="WriteReports",
-                    actions=["s3:PutObject"],
-                    resources=[storage.objects_arn(settings.prefixes.output)],
-                ),
-            ],
+        own_streams = f"{training_logs}:log-stream:{job_name_prefix}*"
+        own_jobs = training_job_arn(self, f"{job_name_prefix}*")
+        policy = add_statements(
+            role,
+            iam.PolicyStatement(
+                sid="FindTrainingLogStreams",
+                actions=["logs:DescribeLogStreams"],
+                resources=[training_logs],
+            ),
+            iam.PolicyStatement(
+                sid="ReadTrainingLogs", actions=["logs:GetLogEvents"], resources=[own_streams]
+            ),
+            iam.PolicyStatement(
+                sid="DescribeOwnTrainingJobs",
+                actions=["sagemaker:DescribeTrainingJob"],
+                resources=[own_jobs],
+            ),
+        )
+        acknowledge_wildcard(
+            policy,
+            own_streams,
+            "Reads the log streams of this stack's training jobs only (their names start with the "
+            "job prefix).",
+        )
+        acknowledge_wildcard(
+            policy,
+            own_jobs,
+            "Describes this stack's training jobs only (their names start with the job prefix).",
         )
 
-        preflight_statements = [*quota_lookup]
-        if training.request_quota_increase:
-            preflight_statements += [
-                iam.PolicyStatement(
-                    sid="FindOpenQuotaRequests",
-                    # No resource-level permissions for this action.
-                    actions=["servicequotas:ListRequestedServiceQuotaChangeHistoryByQuota"],
-                    resources=["*"],
-                ),
-                iam.PolicyStatement(
-                    sid="RequestSageMakerQuotaIncrease",
-                    actions=["servicequotas:RequestServiceQuotaIncrease"],
-                    resources=[sagemaker_quotas_arn(self)],
-                ),
-            ]
-        self.preflight = self._function(
-            "Preflight",
-            handler="workshop_runtime.preflight.handler",
-            description="Deploy-time GPU quota check for the training instance types",
-            code=code,
-            timeout=cdk.Duration.minutes(5),
-            environment={},
-            statements=preflight_statements,
+    def _grant_quota_increase(self, role: iam.Role) -> None:
+        quotas = sagemaker_quotas_arn(self)
+        policy = add_statements(
+            role,
+            iam.PolicyStatement(
+                sid="FindOpenQuotaRequests",
+                # No resource-level permissions for this action (acknowledged with the lookup).
+                actions=["servicequotas:ListRequestedServiceQuotaChangeHistoryByQuota"],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="RequestSageMakerQuotaIncrease",
+                actions=["servicequotas:RequestServiceQuotaIncrease"],
+                resources=[quotas],
+            ),
+        )
+        acknowledge_wildcard(
+            policy,
+            quotas,
+            "The quota code of each SageMaker instance type is looked up by name at run time; the "
+            "request is limited to SageMaker quotas and enabled by requestQuotaIncrease.",
         )
 
     def _function(
@@ -164,34 +183,32 @@ class TrainingFunctions(Construct):
         *,
         handler: str,
         description: str,
-        code: lambda_.Code,
         timeout: cdk.Duration,
         environment: dict[str, str],
-        statements: list[iam.PolicyStatement],
     ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self,
-            f"{name}Logs",
-            retention=retention(self._settings.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        logs = log_group(self, f"{name}Logs", retention_days=self._log_retention_days)
         role = iam.Role(
             self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
         )
-        log_group.grant_write(role)
-        for statement in statements:
-            role.add_to_policy(statement)
-        return lambda_.Function(
+        logs.grant_write(role)
+        function = lambda_.Function(
             self,
             name,
             description=description,
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler=handler,
-            code=code,
+            code=self._code,
             timeout=timeout,
             memory_size=256,
             environment=environment or None,
             role=role,
-            log_group=log_group,
+            log_group=logs,
         )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "The training runtime is written and tested for Python 3.12 (docs/contracts.md), which "
+            "Lambda supports until 2028; moving to a newer runtime is a tested change of its own.",
+        )
+        return function

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from stacks.config import WorkshopSettings
-from stacks.log_retention import retention
+from stacks.common.logs import log_group
+from stacks.common.nag import acknowledge_wildcard
 
 SYNTH_TIME_PROPERTY = "SynthesizedAt"
 
@@ -25,17 +25,15 @@ class QuotaPreflight(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: WorkshopSettings,
         handler: lambda_.IFunction,
+        instance_types: Sequence[str],
+        request_quota_increase: bool,
+        require_gpu_quota: bool,
+        run_on_every_deploy: bool,
+        log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        training = settings.training
-        framework_logs = logs.LogGroup(
-            self,
-            "ProviderLogs",
-            retention=retention(settings.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        framework_logs = log_group(self, "ProviderLogs", retention_days=log_retention_days)
         # Our own role keeps the managed AWSLambdaBasicExecutionRole policy off the framework function.
         self.framework_role = framework_role = iam.Role(
             self, "ProviderRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
@@ -48,12 +46,17 @@ class QuotaPreflight(Construct):
             log_group=framework_logs,
             framework_on_event_role=framework_role,
         )
+        acknowledge_wildcard(
+            framework_role.node.find_child("DefaultPolicy"),
+            f"{handler.function_arn}:*",
+            "The custom-resource provider invokes only the preflight function (any version).",
+        )
         self.properties = properties = {
-            "InstanceTypes": list(training.instance_types),
-            "RequestQuotaIncrease": "true" if training.request_quota_increase else "false",
-            "RequireGpuQuota": "true" if training.require_gpu_quota else "false",
+            "InstanceTypes": list(instance_types),
+            "RequestQuotaIncrease": "true" if request_quota_increase else "false",
+            "RequireGpuQuota": "true" if require_gpu_quota else "false",
         }
-        if training.preflight_on_every_deploy:
+        if run_on_every_deploy:
             # CloudFormation calls a custom resource only when its properties change: a new value per
             # synth makes every `cdk deploy` read the quotas again (say, after an increase came through).
             properties[SYNTH_TIME_PROPERTY] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,8 +1,9 @@
-"""Shared fixtures for the CDK app tests: the app is synthesized once per session.
+"""Shared fixtures for the CDK tests.
 
-`cli_assembly` runs the real `npx cdk synth` (what `make synth` runs) offline with no credentials;
-`multi_account_app` builds the app in Python with two accounts, for environment-specific checks
-and for cdk-nag's validate_scope.
+Each construct is tested on a bare stack (`bare_stack()`, aws_cdk.assertions); the whole app is
+synthesized once per session for the gates: `cli_assembly` runs the real `npx cdk synth` (what
+`make synth` runs) offline with no credentials; `multi_account_app` builds the app in Python with
+two accounts, for environment-specific checks and for cdk-nag's validate_scope.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk.assertions import Match, Template
+from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
@@ -88,12 +93,55 @@ def template(cli_assembly) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def multi_account_app(tmp_path_factory):
-    from stacks.workshop_stack import create_app
+    from stacks.app import create_app
 
     context = {**cdk_json_context(), "workshop.accounts": json.dumps(MULTI_ACCOUNTS)}
     app = create_app(context, outdir=str(tmp_path_factory.mktemp("multi.out")))
     assembly = app.synth()
     return app, assembly
+
+
+def bare_stack(**kwargs: Any) -> cdk.Stack:
+    """An empty stack in its own app, for one construct under test."""
+    return cdk.Stack(cdk.App(), "Test", **kwargs)
+
+
+def open_findings(scope: IConstruct) -> list[str]:
+    """cdk-nag AwsSolutions findings in the tree under `scope` that nothing acknowledges."""
+    report = AwsSolutionsChecks().validate_scope(scope)
+    return [
+        f"{violation.rule_name} at {resource.construct_path}"
+        for violation in report.violations
+        for resource in violation.violating_resources
+    ]
+
+
+def acknowledgments(scope: IConstruct) -> list[tuple[str, str, str]]:
+    """(construct path, rule id, reason) of every cdk-nag acknowledgment under `scope`."""
+    found = []
+    for construct in scope.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                for rule_id, reason in entry.data.items():
+                    found.append(
+                        (construct.node.path, rule_id.removeprefix("Annotation::"), reason)
+                    )
+    return found
+
+
+def has_statement(template: Template, policy_name: str, statement: dict[str, Any]) -> None:
+    """An AWS::IAM::Policy whose name matches `policy_name` (a regexp) holds the statement."""
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyName": Match.string_like_regexp(policy_name),
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_equals({"Effect": "Allow", **statement})]
+                )
+            },
+        },
+    )
 
 
 def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:

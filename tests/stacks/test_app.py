@@ -1,8 +1,28 @@
-"""The app: offline synth with no lookups, one environment-agnostic stack or one stack per account."""
+"""The app: offline synth with no lookups, one stack per account, the outputs, and the grants the
+stack makes where its components meet (bucket and build, bucket and training)."""
 
 from __future__ import annotations
 
-from .conftest import DEFAULT_STACK, MULTI_ACCOUNTS, REPO
+import json
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from .conftest import (
+    DEFAULT_STACK,
+    MULTI_ACCOUNTS,
+    REPO,
+    as_list,
+    cdk_json_context,
+    has_statement,
+    policy_statements,
+    render,
+    resources_of_type,
+    state_machine_definition,
+)
+
+BUCKET_ARN = "<StorageBucket5CB7C8EA.Arn>"
 
 
 def test_offline_synth_needs_no_lookups_and_is_environment_agnostic(cli_assembly):
@@ -28,9 +48,21 @@ def test_accounts_give_one_stack_per_environment(multi_account_app):
     ]
 
 
-def test_cdk_json_runs_the_app_and_pins_recommended_flags():
-    import json
+def test_environment_specific_stacks_use_the_literal_image(multi_account_app):
+    _, assembly = multi_account_app
+    expected = {"eu-west-1": "685385470294", "us-west-2": "433757028032"}
+    for stack in assembly.stacks:
+        assert "Mappings" not in stack.template
+        image = state_machine_definition(stack.template)["States"]["CreateTrainingJob"][
+            "Parameters"
+        ]["AlgorithmSpecification"]["TrainingImage"]
+        region = stack.environment.region
+        assert image == (
+            f"{expected[region]}.dkr.ecr.{region}.<AWS::URLSuffix>/image-classification:1"
+        )
 
+
+def test_cdk_json_runs_the_app_and_pins_recommended_flags():
     cdk_json = json.loads((REPO / "cdk.json").read_text())
     assert cdk_json["app"] == "python3 app.py"
     context = cdk_json["context"]
@@ -40,3 +72,194 @@ def test_cdk_json_runs_the_app_and_pins_recommended_flags():
     assert context["@aws-cdk/core:enablePartitionLiterals"] is True
     flags = [key for key in context if key.startswith("@aws-cdk")]
     assert len(flags) > 60
+
+
+# --- what the settings reach ----------------------------------------------------------------------
+
+
+def test_the_settings_reach_the_components(template):
+    t = Template.from_json(template)
+    t.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": [
+                    Match.object_like(
+                        {
+                            "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+                        }
+                    )
+                ]
+            }
+        },
+    )
+    t.has_resource("AWS::S3::Bucket", {"DeletionPolicy": "Delete"})
+    t.all_resources_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
+    t.has_resource_properties("AWS::CodeBuild::Project", {"TimeoutInMinutes": 60})
+    parameters = state_machine_definition(template)["States"]["CreateTrainingJob"]["Parameters"]
+    assert parameters["ResourceConfig"]["VolumeSizeInGB"] == 50
+    assert parameters["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
+    assert parameters["OutputDataConfig"] == {
+        "S3OutputPath": "s3://<StorageBucket5CB7C8EA>/output/"
+    }
+    prepare = [
+        f["Properties"]
+        for f in resources_of_type(template, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "workshop_runtime.prepare.handler"
+    ][0]
+    variables = prepare["Environment"]["Variables"]
+    assert render(variables["BUCKET"]) == "<StorageBucket5CB7C8EA>"
+    assert json.loads(variables["DEFAULT_HYPERPARAMETERS"])["num_layers"] == "152"
+    assert json.loads(variables["INSTANCE_TYPES"])[0] == "ml.g4dn.xlarge"
+    (preflight,) = resources_of_type(template, "Custom::GpuQuotaPreflight").values()
+    assert preflight["Properties"]["InstanceTypes"][0] == "ml.g4dn.xlarge"
+
+
+# --- grants where components meet -----------------------------------------------------------------
+
+
+def test_build_role_reads_raw_and_replaces_only_the_channels(template):
+    statements = {s["Sid"]: s for s in policy_statements(template, "PackagingBuildBucketAccess")}
+    assert statements["ReadRawArchives"]["Resource"] == f"{BUCKET_ARN}/raw/*"
+    replace = statements["ReplaceChannels"]
+    assert replace["Resource"] == [f"{BUCKET_ARN}/train/*", f"{BUCKET_ARN}/validation/*"]
+    assert sorted(replace["Action"]) == [
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
+        "s3:GetObject",
+        "s3:PutObject",
+    ]
+    assert statements["WriteManifest"]["Resource"] == f"{BUCKET_ARN}/manifest.json"
+    listing = statements["ListRawAndChannels"]
+    assert listing["Resource"] == BUCKET_ARN
+    assert listing["Condition"]["StringLike"]["s3:prefix"] == [
+        "raw/",
+        "raw/*",
+        "train/",
+        "train/*",
+        "validation/",
+        "validation/*",
+    ]
+    # Nothing may write under raw/: a write there would start the build again.
+    for statement in statements.values():
+        if {"s3:PutObject", "s3:DeleteObject"} & set(as_list(statement["Action"])):
+            assert not any("/raw/" in resource for resource in as_list(statement["Resource"]))
+
+
+def test_execution_role_reads_only_the_channels_and_writes_only_output(template):
+    statements = {s["Sid"]: s for s in policy_statements(template, "TrainingExecutionRolePolicy")}
+    assert statements["ReadChannels"] == {
+        "Sid": "ReadChannels",
+        "Action": "s3:GetObject",
+        "Effect": "Allow",
+        "Resource": [f"{BUCKET_ARN}/train/*", f"{BUCKET_ARN}/validation/*"],
+    }
+    assert statements["WriteModelArtifacts"]["Resource"] == f"{BUCKET_ARN}/output/*"
+    s3_objects = sorted(
+        resource
+        for statement in statements.values()
+        if any(action.startswith("s3:") for action in as_list(statement["Action"]))
+        for resource in as_list(statement["Resource"])
+        if resource != BUCKET_ARN
+    )
+    assert s3_objects == [
+        f"{BUCKET_ARN}/output/*",
+        f"{BUCKET_ARN}/train/*",
+        f"{BUCKET_ARN}/validation/*",
+    ]
+    assert statements["ListChannels"]["Condition"]["StringLike"]["s3:prefix"] == [
+        "train/",
+        "train/*",
+        "validation/",
+        "validation/*",
+    ]
+
+
+def test_prepare_reads_the_manifest_and_report_writes_only_under_output(template):
+    t = Template.from_json(template)
+    bucket = {"Fn::GetAtt": ["StorageBucket5CB7C8EA", "Arn"]}
+    has_statement(
+        t,
+        "TrainingFunctionsPrepareRoleDefaultPolicy",
+        {
+            "Sid": "ReadManifest",
+            "Action": "s3:GetObject",
+            "Resource": {"Fn::Join": ["", [bucket, "/manifest.json"]]},
+        },
+    )
+    has_statement(
+        t,
+        "TrainingFunctionsReportRoleDefaultPolicy",
+        {
+            "Sid": "WriteReports",
+            "Action": "s3:PutObject",
+            "Resource": {"Fn::Join": ["", [bucket, "/output/*"]]},
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"workshop.prefixes.raw": "incoming/"}, f"{BUCKET_ARN}/incoming/*"),
+        ({"workshop.manifestKey": "data/manifest.json"}, f"{BUCKET_ARN}/data/manifest.json"),
+    ],
+)
+def test_other_prefixes_move_the_grants(overrides, expected):
+    from stacks.app import create_app
+
+    app = create_app({**cdk_json_context(), **overrides})
+    (stack,) = [child for child in app.node.children if isinstance(child, cdk.Stack)]
+    template = Template.from_stack(stack).to_json()
+    resources = json.dumps(policy_statements(template, "PackagingBuildBucketAccess"))
+    assert expected in resources
+
+
+# --- outputs ----------------------------------------------------------------------------------------
+
+
+def outputs(template):
+    return {name: render(output["Value"]) for name, output in template["Outputs"].items()}
+
+
+def test_outputs_name_every_part(template):
+    values = outputs(template)
+    assert values["BucketName"] == "<StorageBucket5CB7C8EA>"
+    assert values["RawImagesUri"] == "s3://<StorageBucket5CB7C8EA>/raw/"
+    assert values["TrainChannelUri"] == "s3://<StorageBucket5CB7C8EA>/train/"
+    assert values["ValidationChannelUri"] == "s3://<StorageBucket5CB7C8EA>/validation/"
+    assert values["OutputUri"] == "s3://<StorageBucket5CB7C8EA>/output/"
+    assert values["TrainingStateMachineArn"] == "<TrainingStateMachineEAE34FB3>"
+    assert values["PackagingProjectName"] == "<PackagingBuildProject589A4C3B>"
+    assert values["PreflightInstanceType"] == "<QuotaPreflightResultC9DB1234.InstanceType>"
+    assert values["PreflightSummary"] == "<QuotaPreflightResultC9DB1234.Summary>"
+    assert values["DashboardUrl"] == (
+        "https://<AWS::Region>.console.aws.amazon.com/cloudwatch/home?region=<AWS::Region>"
+        "#dashboards:name=<Dashboard7A714131>"
+    )
+
+
+def test_commands_are_ready_to_paste(template):
+    values = outputs(template)
+    assert values["UploadRawImagesCommand"] == (
+        "aws s3 cp birds.zip s3://<StorageBucket5CB7C8EA>/raw/birds.zip --region <AWS::Region>"
+    )
+    assert values["StartPackagingCommand"] == (
+        "aws codebuild start-build --project-name <PackagingBuildProject589A4C3B> --region <AWS::Region>"
+    )
+    start = values["StartTrainingCommand"]
+    assert start.startswith(
+        "aws stepfunctions start-execution --state-machine-arn <TrainingStateMachineEAE34FB3> --region <AWS::Region> --input '"
+    )
+    execution_input = json.loads(start.split("--input '", 1)[1].rstrip("'"))
+    assert execution_input == {"hyperparameters": {"epochs": 25, "checkpoint_frequency": 25}}
+
+
+def test_overrides_in_the_start_command_pass_the_same_validator():
+    from stacks.training.runtime.workshop_runtime.hyperparameters import validate_hyperparameters
+
+    assert validate_hyperparameters({"epochs": 25, "checkpoint_frequency": 25}) == {
+        "epochs": "25",
+        "checkpoint_frequency": "25",
+    }

@@ -145,7 +145,7 @@ def test_the_packaging_build_can_write_only_the_channels_and_the_manifest(templa
     role = render(project["Properties"]["ServiceRole"])  # <RoleLogicalId.Arn>
     role_id = role.strip("<>").split(".")[0]
     statements = []
-    for logical_id, policy in resources_of_type(template, "AWS::IAM::Policy").items():
+    for policy in resources_of_type(template, "AWS::IAM::Policy").values():
         roles = [render(r).strip("<>") for r in policy["Properties"].get("Roles", [])]
         if role_id in roles:
             statements += render(policy["Properties"]["PolicyDocument"]["Statement"])

@@ -1,0 +1,1 @@
+"""Helpers every component uses: log groups, cdk-nag acknowledgments, ARNs, IAM statement targets."""
