@@ -108,6 +108,21 @@ def test_no_statement_of_ours_has_a_wildcard_action(template):
     assert not [s for _, s in statements if "NotAction" in s]
 
 
+def test_no_policy_in_the_template_has_a_wildcard_action(template):
+    # CDK's own grants included: a new dependency that writes `s3:*` shows here.
+    for logical_id, policy in resources_of_type(template, "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            for action in as_list(statement["Action"]):
+                assert "*" not in action, f"{logical_id}: {action}"
+    for logical_id, role in resources_of_type(template, "AWS::IAM::Role").items():
+        for arn in role["Properties"].get("ManagedPolicyArns", []):
+            assert "FullAccess" not in json.dumps(arn), logical_id
+            # Only CDK's helper functions (auto-delete, bucket notifications) carry a managed policy.
+            assert logical_id.startswith(
+                ("CustomS3AutoDeleteObjects", "BucketNotificationsHandler")
+            ), logical_id
+
+
 def test_no_role_of_ours_has_a_managed_policy(template):
     for logical_id, role in resources_of_type(template, "AWS::IAM::Role").items():
         path = role.get("Metadata", {}).get("aws:cdk:path", "")
