@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import aws_cdk as cdk
-import pytest
 from aws_cdk.assertions import Match, Template
 
 from .conftest import (
@@ -199,21 +198,26 @@ def test_prepare_reads_the_manifest_and_report_writes_only_under_output(template
     )
 
 
-@pytest.mark.parametrize(
-    ("overrides", "expected"),
-    [
-        ({"workshop.prefixes.raw": "incoming/"}, f"{BUCKET_ARN}/incoming/*"),
-        ({"workshop.manifestKey": "data/manifest.json"}, f"{BUCKET_ARN}/data/manifest.json"),
-    ],
-)
-def test_other_prefixes_move_the_grants(overrides, expected):
+def test_other_settings_move_the_grants_and_keep_the_bucket():
     from stacks.app import create_app
 
+    overrides = {
+        "workshop.prefixes.raw": "incoming/",
+        "workshop.manifestKey": "data/manifest.json",
+        "workshop.retainBucket": "true",
+    }
     app = create_app({**cdk_json_context(), **overrides})
     (stack,) = [child for child in app.node.children if isinstance(child, cdk.Stack)]
-    template = Template.from_stack(stack).to_json()
-    resources = json.dumps(policy_statements(template, "PackagingBuildBucketAccess"))
-    assert expected in resources
+    template = Template.from_stack(stack)
+    statements = {
+        s["Sid"]: s for s in policy_statements(template.to_json(), "PackagingBuildBucketAccess")
+    }
+    assert statements["ReadRawArchives"]["Resource"] == f"{BUCKET_ARN}/incoming/*"
+    assert statements["WriteManifest"]["Resource"] == f"{BUCKET_ARN}/data/manifest.json"
+    template.has_resource(
+        "AWS::S3::Bucket", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+    )
+    template.resource_count_is("Custom::S3AutoDeleteObjects", 0)
 
 
 # --- outputs ----------------------------------------------------------------------------------------
