@@ -142,6 +142,12 @@ def acknowledge_findings(stack: WorkshopStack) -> None:
     )
     acknowledge(
         execution_policy,
+        iam5(f"{training_logs}:*"),
+        "CreateLogGroup and DescribeLogStreams of SageMaker's fixed training log group: CloudWatch Logs "
+        "authorizes log-group actions on the group ARN ending ':*' only.",
+    )
+    acknowledge(
+        execution_policy,
         iam5(f"{training_logs}:log-stream:*"),
         "SageMaker names the training log streams <job>/algo-1-<timestamp> inside its fixed log group.",
     )
@@ -186,6 +192,12 @@ def acknowledge_findings(stack: WorkshopStack) -> None:
         report_policy,
         objects(prefixes.output),
         f"The report is written to {prefixes.output}<job>/report.json for a job named at run time.",
+    )
+    acknowledge(
+        report_policy,
+        iam5(f"{training_logs}:*"),
+        "DescribeLogStreams of SageMaker's training log group, authorized on the group ARN ending ':*' "
+        "only; the call filters by this stack's job name.",
     )
     acknowledge(
         report_policy,

@@ -82,17 +82,15 @@ class TrainingExecutionRole(Construct):
                     resources=[storage.objects_arn(prefixes.output)],
                 ),
                 iam.PolicyStatement(
+                    # Log-group-level actions are authorized on the group ARN with ':*'; the bare
+                    # ARN allows none of them (tests/fidelity found this).
                     sid="CreateTrainingLogGroup",
-                    actions=["logs:CreateLogGroup"],
-                    resources=[log_group_arn],
+                    actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+                    resources=[f"{log_group_arn}:*"],
                 ),
                 iam.PolicyStatement(
                     sid="WriteTrainingLogs",
-                    actions=[
-                        "logs:CreateLogStream",
-                        "logs:PutLogEvents",
-                        "logs:DescribeLogStreams",
-                    ],
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                     resources=[f"{log_group_arn}:log-stream:*"],
                 ),
                 iam.PolicyStatement(

@@ -111,9 +111,10 @@ class TrainingFunctions(Construct):
             },
             statements=[
                 iam.PolicyStatement(
+                    # Authorized on the group ARN with ':*', not the bare ARN (tests/fidelity).
                     sid="FindTrainingLogStreams",
                     actions=["logs:DescribeLogStreams"],
-                    resources=[training_logs],
+                    resources=[f"{training_logs}:*"],
                 ),
                 iam.PolicyStatement(
                     sid="ReadTrainingLogs",
