@@ -170,9 +170,8 @@ def acknowledge_findings(stack: WorkshopStack) -> None:
         acknowledge(
             _role_policy(role),
             "AwsSolutions-IAM5[Resource::*]",
-            "servicequotas:ListServiceQuotas, ListAWSDefaultServiceQuotas, "
-            "ListRequestedServiceQuotaChangeHistoryByQuota and sagemaker:ListTrainingJobs support no "
-            "resource-level permissions; all are read-only.",
+            "servicequotas:ListServiceQuotas, ListAWSDefaultServiceQuotas and sagemaker:ListTrainingJobs "
+            "support no resource-level permissions; all are read-only.",
         )
         acknowledge(
             _role_policy(role),

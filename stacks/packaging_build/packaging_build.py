@@ -225,8 +225,9 @@ class PackagingBuild(Construct):
                     resources=[self.source.bucket.bucket_arn],
                 ),
                 iam.PolicyStatement(
+                    # recpack writes the manifest and never reads it (tests/fidelity records this).
                     sid="WriteManifest",
-                    actions=["s3:GetObject", "s3:PutObject"],
+                    actions=["s3:PutObject"],
                     resources=[storage.object_arn(settings.manifest_key)],
                 ),
             ],

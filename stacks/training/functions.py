@@ -138,14 +138,12 @@ class TrainingFunctions(Construct):
         if training.request_quota_increase:
             preflight_statements += [
                 iam.PolicyStatement(
-                    sid="FindOpenQuotaRequests",
-                    # No resource-level permissions for this action.
-                    actions=["servicequotas:ListRequestedServiceQuotaChangeHistoryByQuota"],
-                    resources=["*"],
-                ),
-                iam.PolicyStatement(
+                    # Both are authorized on the quota's ARN (<service>/<quota code>).
                     sid="RequestSageMakerQuotaIncrease",
-                    actions=["servicequotas:RequestServiceQuotaIncrease"],
+                    actions=[
+                        "servicequotas:ListRequestedServiceQuotaChangeHistoryByQuota",
+                        "servicequotas:RequestServiceQuotaIncrease",
+                    ],
                     resources=[sagemaker_quotas_arn(self)],
                 ),
             ]
