@@ -59,6 +59,7 @@ class Call:
                 "repositoryName",
                 "Namespace",
                 "RoleArn",
+                "ResourceArn",
             )
         }
         return (
@@ -270,6 +271,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("sagemaker", "DescribeTrainingJob"): training_job_action("sagemaker:DescribeTrainingJob"),
     ("sagemaker", "StopTrainingJob"): training_job_action("sagemaker:StopTrainingJob"),
     ("sagemaker", "ListTrainingJobs"): everything("sagemaker:ListTrainingJobs"),
+    ("sagemaker", "ListTags"): lambda call, env: [
+        ("sagemaker:ListTags", call.params["ResourceArn"], {})
+    ],
     # Service Quotas: the list calls have no resource types; the per-quota ones do.
     ("service-quotas", "ListServiceQuotas"): everything("servicequotas:ListServiceQuotas"),
     ("service-quotas", "ListAWSDefaultServiceQuotas"): everything(

@@ -494,7 +494,9 @@ class StateMachineTasks:
                 "state machine", "sagemaker", "CreateTrainingJob", request, workshop.region, origin
             )
         )
-        workshop.calls.extend(on_behalf.sync_training_calls(request, workshop.region))
+        workshop.calls.extend(
+            on_behalf.sync_training_calls(request, workshop.region, workshop.template.account)
+        )
         s3 = workshop.client("s3")
         objects = {}
         for channel in request["InputDataConfig"]:

@@ -27,7 +27,8 @@ SOURCES = {
     "<job>/algo-N-<time>, metrics in /aws/sagemaker/TrainingJobs, pulls the algorithm image)",
     "sfn-sagemaker": "https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html "
     "(createTrainingJob.sync: CreateTrainingJob, DescribeTrainingJob, StopTrainingJob when the "
-    "execution stops, the managed rule StepFunctionsGetEventsForSageMakerTrainingJobsRule)",
+    "execution stops, sagemaker:ListTags, the managed rule "
+    "StepFunctionsGetEventsForSageMakerTrainingJobsRule)",
     "sfn-lambda": "https://docs.aws.amazon.com/step-functions/latest/dg/lambda-iam.html",
     "sfn-logs": "https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html#cloudwatch-iam-policy "
     "(log delivery is set up with the state machine's role)",
@@ -198,11 +199,13 @@ def _s3(uri: str) -> tuple[str, str]:
     return host.split(".s3", 1)[0], path
 
 
-def sync_training_calls(request: dict[str, Any], region: str) -> list[Call]:
+def sync_training_calls(request: dict[str, Any], region: str, account: str) -> list[Call]:
     """Step Functions' own calls for createTrainingJob.sync besides CreateTrainingJob."""
     who = "state machine"
     name = {"TrainingJobName": request["TrainingJobName"]}
+    job = f"arn:aws:sagemaker:{region}:{account}:training-job/{request['TrainingJobName'].lower()}"
     return [
+        _call(who, "sagemaker", "ListTags", {"ResourceArn": job}, region, "sfn-sagemaker"),
         _call(who, "sagemaker", "DescribeTrainingJob", name, region, "sfn-sagemaker"),
         _call(who, "sagemaker", "StopTrainingJob", name, region, "sfn-sagemaker"),
         _call(who, "events", "PutRule", {"Name": SYNC_RULE}, region, "sfn-sagemaker"),

@@ -173,6 +173,7 @@ def test_state_machine_may_run_only_its_own_jobs_and_pass_only_the_execution_rol
     assert sorted(jobs["Action"]) == [
         "sagemaker:CreateTrainingJob",
         "sagemaker:DescribeTrainingJob",
+        "sagemaker:ListTags",
         "sagemaker:StopTrainingJob",
     ]
     assert (
