@@ -285,14 +285,15 @@ def packaging_flows(workshop: Workshop) -> None:
     archive = image_archive(workshop.work / "birds.zip")
     s3.upload_file(str(archive), workshop.bucket, "raw/birds.zip")
     s3.put_object(Bucket=workshop.bucket, Key="train/stale-from-last-week.rec", Body=b"old")
+    upload_flows(workshop)
     overrides = target_overrides(workshop.template, "raw/birds.zip")
+    # Last, so the channels hold what the pipeline packs (what the training flows read).
     for label, extra in (("started by the upload event", overrides), ("started by hand", {})):
         completed = run_build_command(workshop, extra, label)
         if completed.returncode != 0:
             raise FlowError(
                 f"the build command failed ({label}):\n{completed.stdout}{completed.stderr}"
             )
-    upload_flows(workshop)
 
 
 def upload_flows(workshop: Workshop) -> None:
@@ -336,8 +337,6 @@ def upload_flows(workshop: Workshop) -> None:
                 f"{label}: exit {completed.returncode}, expected {expected}:\n{completed.stderr}"
             )
         workshop.add("packaging build", recorder.read_log(log), f"recorded: {label}")
-    # Leave the bucket as the pipeline left it (the small channels the training reads).
-    run_build_command(workshop, {}, "repackaged for training")
 
 
 # -- Service Quotas (missing in the emulator): a recording stub ------------------------------------
