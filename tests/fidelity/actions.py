@@ -316,7 +316,7 @@ RULES: dict[tuple[str, str], Rule] = {
 }
 # Permission-only and account-wide actions Step Functions uses for logging and tracing: no
 # resource types (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html).
-for _operation in (
+LOG_DELIVERY_OPERATIONS = (
     "CreateLogDelivery",
     "GetLogDelivery",
     "UpdateLogDelivery",
@@ -325,14 +325,16 @@ for _operation in (
     "PutResourcePolicy",
     "DescribeResourcePolicies",
     "DescribeLogGroups",
-):
-    RULES[("logs", _operation)] = everything(f"logs:{_operation}")
-for _operation in (
+)
+TRACING_OPERATIONS = (
     "PutTraceSegments",
     "PutTelemetryRecords",
     "GetSamplingRules",
     "GetSamplingTargets",
-):
+)
+for _operation in LOG_DELIVERY_OPERATIONS:
+    RULES[("logs", _operation)] = everything(f"logs:{_operation}")
+for _operation in TRACING_OPERATIONS:
     RULES[("xray", _operation)] = everything(f"xray:{_operation}")
 # Calls that need no permission at all.
 NO_PERMISSION = {("sts", "GetCallerIdentity")}

@@ -12,7 +12,7 @@ import re
 from typing import Any
 from urllib.parse import urlparse
 
-from .actions import Call
+from .actions import LOG_DELIVERY_OPERATIONS, TRACING_OPERATIONS, Call
 from .cfn import Template
 from .components import CDK_HANDLERS
 
@@ -219,26 +219,12 @@ def state_machine_service_calls(template: Template) -> list[Call]:
     for machine in template.of_type("AWS::StepFunctions::StateMachine").values():
         properties = template.resolve(machine["Properties"])
         if properties.get("LoggingConfiguration", {}).get("Destinations"):
-            for operation in (
-                "CreateLogDelivery",
-                "GetLogDelivery",
-                "UpdateLogDelivery",
-                "DeleteLogDelivery",
-                "ListLogDeliveries",
-                "PutResourcePolicy",
-                "DescribeResourcePolicies",
-                "DescribeLogGroups",
-            ):
+            for operation in LOG_DELIVERY_OPERATIONS:
                 calls.append(
                     _call("state machine", "logs", operation, {}, template.region, "sfn-logs")
                 )
         if properties.get("TracingConfiguration", {}).get("Enabled"):
-            for operation in (
-                "PutTraceSegments",
-                "PutTelemetryRecords",
-                "GetSamplingRules",
-                "GetSamplingTargets",
-            ):
+            for operation in TRACING_OPERATIONS:
                 calls.append(
                     _call("state machine", "xray", operation, {}, template.region, "sfn-xray")
                 )
