@@ -41,7 +41,7 @@ import boto3
 from . import on_behalf, recorder
 from .actions import Call
 from .cfn import Template
-from .components import component_names, states
+from .components import component_names
 from .states import TaskFailure, execute
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,10 +59,8 @@ class FlowError(Exception):
 
 
 @contextlib.contextmanager
-def environment(values: dict[str, str], drop: tuple[str, ...] = ()) -> Iterator[None]:
+def environment(values: dict[str, str]) -> Iterator[None]:
     saved = dict(os.environ)
-    for name in drop:
-        os.environ.pop(name, None)
     os.environ.update(values)
     try:
         yield
@@ -714,7 +712,3 @@ def run_flows(workshop: Workshop) -> Workshop:
     preflight_flows(workshop)
     workshop.calls.extend(on_behalf.tabled_calls(workshop.template, workshop.names))
     return workshop
-
-
-def definition_states(template: Template) -> list[dict[str, Any]]:
-    return [s for d in template.state_machine_definitions().values() for s in states(d)]

@@ -23,6 +23,7 @@ class Grant:
     policy: str
     action: str
     resource: str
+    condition_keys: tuple[str, ...] = ()
 
     def describe(self) -> str:
         return f"{self.component}: {self.action} on {self.resource} ({self.policy})"
@@ -33,7 +34,7 @@ class Reason:
     component: str
     action: str
     resource: str  # a regular expression the resolved resource must match in full
-    kind: str  # "unused", "broad" or "inert"
+    kind: str  # "unused", "broad", "inert" or "unconditioned"
     why: str
 
     def covers(self, grant: Grant, kind: str) -> bool:
@@ -197,10 +198,13 @@ def granted(policies: PolicySet) -> list[Grant]:
             principals = document.get("Principal", {})
             aws = _as_list(principals.get("AWS", [])) if isinstance(principals, dict) else []
             owners = [arns[p] for p in aws if p in arns]
+        keys = tuple(
+            sorted({key for test in document.get("Condition", {}).values() for key in test})
+        )
         for owner in owners:
             for action in _as_list(document["Action"]):
                 for resource in _as_list(document["Resource"]):
-                    found.append(Grant(owner, statement.policy, action, resource))
+                    found.append(Grant(owner, statement.policy, action, resource, keys))
     return sorted(set(found), key=lambda g: (g.component, g.action, g.resource))
 
 
@@ -268,6 +272,19 @@ def inert(grant: Grant) -> bool:
     )
 
 
+# Grants that must be narrowed by a condition: the key that says to whom or what they apply.
+REQUIRED_CONDITIONS = {
+    "iam:PassRole": "iam:PassedToService",
+    "cloudwatch:PutMetricData": "cloudwatch:namespace",
+    "s3:ListBucket": "s3:prefix",
+}
+
+
+def unconditioned(grant: Grant) -> bool:
+    key = REQUIRED_CONDITIONS.get(grant.action)
+    return key is not None and key not in grant.condition_keys
+
+
 def broad(grant: Grant) -> bool:
     """Resource "*" for an action that could be scoped to resources."""
     if grant.resource != "*" or "*" in grant.action:
@@ -280,9 +297,15 @@ class Review:
     unused: list[Grant]
     broad: list[Grant]
     inert: list[Grant]
+    unconditioned: list[Grant]
 
     def kinds(self) -> list[tuple[str, list[Grant]]]:
-        return [("unused", self.unused), ("broad", self.broad), ("inert", self.inert)]
+        return [
+            ("unused", self.unused),
+            ("broad", self.broad),
+            ("inert", self.inert),
+            ("unconditioned", self.unconditioned),
+        ]
 
     def unexplained(self) -> list[str]:
         lines = []
@@ -290,6 +313,8 @@ class Review:
             "unused": "granted, no call uses it",
             "broad": "Resource '*' for an action that supports resource-level permissions",
             "inert": "granted on a resource its actions never apply to",
+            "unconditioned": "granted without the condition that narrows it "
+            f"({', '.join(f'{a}: {k}' for a, k in REQUIRED_CONDITIONS.items())})",
         }
         for kind, grants in self.kinds():
             for grant in grants:
@@ -300,12 +325,14 @@ class Review:
 
 def review(policies: PolicySet, decisions: list[Decision]) -> Review:
     uses = used(policies, decisions)
-    unused, wide, dead = [], [], []
+    unused, wide, dead, loose = [], [], [], []
     for grant in granted(policies):
+        if unconditioned(grant):
+            loose.append(grant)
         if inert(grant):
             dead.append(grant)
         elif (grant.component, grant.policy, grant.action, grant.resource) not in uses:
             unused.append(grant)
         if broad(grant):
             wide.append(grant)
-    return Review(unused, wide, dead)
+    return Review(unused, wide, dead, loose)
