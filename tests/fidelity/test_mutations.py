@@ -20,7 +20,8 @@ def _refusals(default, template):
     return denied, [explain(policies, d) for d in denied]
 
 
-def _expect(denied, lines, component, operation, action, resource_part):
+def _expect(default, denied, lines, component, operation, action, resource_part):
+    resource_part = resource_part.replace("{bucket}", default.workshop.bucket)
     hits = [
         (d, line)
         for d, line in zip(denied, lines, strict=True)
@@ -50,7 +51,7 @@ REMOVALS = [
         "train/stale-from-last-week.rec",
     ),
     ("packaging build", "s3:AbortMultipartUpload", "/train/", "AbortMultipartUpload", "train/"),
-    ("packaging build", "s3:ListBucket", "", "ListObjectsV2", "storagebucket"),
+    ("packaging build", "s3:ListBucket", "", "ListObjectsV2", "{bucket}"),
     ("packaging build", "s3:GetBucketAcl", "", "GetBucketAcl", "cdk-hnb659fds-assets"),
     (
         "prepare function",
@@ -112,7 +113,7 @@ REMOVALS = [
         "s3:PutBucketNotification",
         "",
         "PutBucketNotificationConfiguration",
-        "storagebucket",
+        "{bucket}",
     ),
 ]
 
@@ -127,7 +128,7 @@ def test_removing_an_action_refuses_the_call_that_needs_it(
 ):
     template = mutate.remove_action(default.template, component, action, resource_part)
     denied, lines = _refusals(default, template)
-    _expect(denied, lines, component, operation, action, expected_resource)
+    _expect(default, denied, lines, component, operation, action, expected_resource)
 
 
 RESCOPES = [
@@ -179,7 +180,7 @@ def test_a_grant_scoped_to_the_wrong_place_refuses_the_call(
 ):
     template = mutate.rescope(default.template, component, action, old, new)
     denied, lines = _refusals(default, template)
-    _expect(denied, lines, component, operation, action, expected_resource)
+    _expect(default, denied, lines, component, operation, action, expected_resource)
 
 
 def test_a_list_grant_without_the_channel_prefix_refuses_sagemakers_listing(default):
@@ -197,12 +198,13 @@ def test_a_list_grant_without_the_channel_prefix_refuses_sagemakers_listing(defa
     )
     denied, lines = _refusals(default, template)
     _expect(
+        default,
         denied,
         lines,
         "training execution (SageMaker)",
         "ListObjectsV2",
         "s3:ListBucket",
-        "storagebucket",
+        "{bucket}",
     )
     assert any("'s3:prefix': 'train/'" in line for line in lines), lines
 
@@ -215,7 +217,7 @@ def test_passrole_for_another_service_refuses_create_training_job(default):
         default.template, "state machine", mutate.grants("iam:PassRole"), other_service
     )
     denied, lines = _refusals(default, template)
-    _expect(denied, lines, "state machine", "CreateTrainingJob", "iam:PassRole", ":role/")
+    _expect(default, denied, lines, "state machine", "CreateTrainingJob", "iam:PassRole", ":role/")
     assert any("iam:PassedToService" in line for line in lines)
 
 
@@ -232,7 +234,9 @@ def test_an_explicit_deny_in_the_bucket_policy_refuses_the_call(default):
         }
     )
     denied, lines = _refusals(default, template)
-    _expect(denied, lines, "packaging build", "DeleteObjects", "s3:DeleteObject", "/train/")
+    _expect(
+        default, denied, lines, "packaging build", "DeleteObjects", "s3:DeleteObject", "/train/"
+    )
     assert all(d.decision == "ExplicitlyDenied" for d in denied), lines
     assert any("explicit Deny in bucket policy" in line for line in lines), lines
 
@@ -241,7 +245,7 @@ def test_the_tls_only_bucket_policy_refuses_plain_http(default):
     """The context the harness sends matters: the same call without TLS is refused by the bucket."""
     plain = []
     for request in default.requests:
-        if request.resource.startswith("arn:aws:s3:::birdsworkshop"):
+        if request.resource.startswith(f"arn:aws:s3:::{default.workshop.bucket}"):
             copy = type(request)(
                 request.call,
                 request.action,
