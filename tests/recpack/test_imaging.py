@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from recpack import synthetic
-from recpack.imaging import resample
+from recpack.image.transform import resample
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recpack.lst import ListFileError, parse_list
+from recpack.errors import ListFileError
+from recpack.format.lst import parse_list
 
 
 def write(tmp_path, text, name="a.lst"):

@@ -6,8 +6,9 @@ import sys
 import pytest
 from PIL import Image
 
-from recpack import recordio, synthetic
-from recpack.imaging import PackOptions, output_size
+from recpack import synthetic
+from recpack.format import recordio
+from recpack.image.transform import PackOptions, output_size
 
 
 @pytest.mark.parametrize(
@@ -229,8 +230,8 @@ def test_a_fifo_in_the_list_is_skipped_not_waited_on(birds, tmp_path, recpack):
 
 def test_an_unreadable_file_is_skipped_with_its_reason_even_as_root(birds, tmp_path, monkeypatch):
     """Root reads mode-0 files, so the permission error is injected where recpack opens the file."""
-    from recpack import imaging
     from recpack.cli import main
+    from recpack.image import transform as imaging
 
     assert main(["list", str(tmp_path / "ds"), str(birds), "--no-shuffle"]) == 0
     victim = (tmp_path / "ds.lst").read_text().splitlines()[0].split("\t")[2]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from recpack import recordio, synthetic
+from recpack import synthetic
+from recpack.format import recordio
 
 pytestmark = pytest.mark.oracle
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recpack import recordio
+from recpack.format import recordio
 
 magic = recordio.MAGIC_BYTES
 # Payloads built from pieces so the magic word lands at aligned and unaligned offsets.

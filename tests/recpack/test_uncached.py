@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recpack import uncached
-from recpack.atomic import AtomicOutputs
-from recpack.uncached import UncachedWriter
+from recpack.files import uncached
+from recpack.files.atomic import AtomicOutputs
+from recpack.files.uncached import UncachedWriter
 
 BLOCK = 1 << 20
 

@@ -1,7 +1,7 @@
 import pytest
 
-from recpack import recordio
 from recpack.cli import main
+from recpack.format import recordio
 
 
 @pytest.fixture(scope="module")

@@ -202,7 +202,7 @@ def add_pack_options(parser: argparse.ArgumentParser) -> None:
 
 
 def pack_options_from(args):
-    from .imaging import PackOptions
+    from .image.transform import PackOptions
 
     return PackOptions(
         resize=args.resize,

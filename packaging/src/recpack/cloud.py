@@ -16,16 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from . import recordio
-from .errors import RecpackError
+from .errors import CloudError
+from .format import recordio
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 MANIFEST_SCHEMA = 1
 _CHUNK = 8 * 1024 * 1024
-
-
-class CloudError(RecpackError):
-    pass
 
 
 def s3_client(endpoint_url: str | None = None):
@@ -413,7 +409,7 @@ def run_pipeline(
     say: Callable[[str], None] = print,
     warn: Callable[[str], None] = print,
 ) -> dict:
-    from .imaging import PackOptions
+    from .image.transform import PackOptions
     from .listfiles import write_lists
     from .listing import SplitOptions, discover
     from .pack import pack_lists

@@ -21,8 +21,8 @@ from urllib.parse import quote
 
 from PIL import Image, ImageOps
 
-from .errors import RecpackError
-from .imaging import opencv_orientation
+from .errors import ExploreError
+from .image.transform import opencv_orientation
 from .listing import DEFAULT_EXTS, Dataset, discover
 
 REPORT_NAME = "index.html"
@@ -34,10 +34,6 @@ _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
 # Above this many classes one labelled bar per class is unreadable: bars are sorted, unlabelled.
 _LABELLED_BARS_MAX = 60
 _HEADER_THREADS = 4
-
-
-class ExploreError(RecpackError):
-    pass
 
 
 @dataclass

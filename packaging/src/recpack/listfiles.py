@@ -6,7 +6,7 @@ import glob
 import os
 from dataclasses import dataclass, field
 
-from .atomic import AtomicOutputs
+from .files.atomic import AtomicOutputs
 from .listing import Dataset, SplitOptions, label_map_rows, render_list, render_tsv, split
 
 LABEL_MAP_SUFFIX = "_labels.tsv"

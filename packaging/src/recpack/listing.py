@@ -15,18 +15,14 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .errors import RecpackError
-from .lst import ListEntry, check_relative_path, format_line
+from .errors import DatasetError
+from .format.lst import ListEntry, check_relative_path, format_line
 
 DEFAULT_EXTS = (".jpeg", ".jpg", ".png")
 METADATA_FILES = ("images.txt", "image_class_labels.txt", "classes.txt")
 SPLIT_FILE = "train_test_split.txt"
 # Guards floor(n * ratio) against 0.29 * 100 == 28.999999999999996.
 _EPSILON = 1e-9
-
-
-class DatasetError(RecpackError):
-    pass
 
 
 @dataclass

@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 
-from . import recordio
-from .atomic import AtomicOutputs
-from .errors import RecpackError
-from .imaging import BadImage, PackOptions, check_pass_through, preload, transform
-from .lst import ListEntry, parse_list
+from .errors import PackFailed
+from .files.atomic import AtomicOutputs
+from .format import recordio
+from .format.lst import ListEntry, parse_list
+from .image.transform import BadImage, PackOptions, check_pass_through, preload, transform
 
 SKIPPED_SUFFIX = ".skipped.tsv"
 
@@ -55,10 +55,6 @@ class ListResult:
             f"{os.path.basename(self.rec_path)}: {self.records} records, {len(self.skipped)} skipped, "
             f"{self.bytes / 1e6:.1f} MB in {self.seconds:.1f} s ({rate:.0f} images/s)"
         )
-
-
-class PackFailed(RecpackError):
-    pass
 
 
 class _Entries(Sequence):

@@ -7,12 +7,8 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import recordio
-from .errors import RecpackError
-
-
-class VerifyFailed(RecpackError):
-    pass
+from .errors import VerifyFailed
+from .format import recordio
 
 
 @dataclass

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Callable
 from contextlib import ExitStack
-from typing import IO
+from types import TracebackType
+from typing import IO, Any, Literal, TypeVar, overload
 
 from .uncached import UncachedWriter
 
 _TMP_MARK = ".recpack-tmp."
+_Handle = TypeVar("_Handle", IO[Any], UncachedWriter)
 
 
 def _temp_path(final: str) -> str:
@@ -59,24 +62,37 @@ def _fsync_dir(path: str) -> None:
 class AtomicOutputs:
     """A set of files committed together: all renamed into place by commit(), or none."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._stack = ExitStack()
-        self._files: dict[str, tuple[str, IO]] = {}
+        self._files: dict[str, tuple[str, IO[Any] | UncachedWriter]] = {}
         self._committed = False
 
-    def open(self, final: str, mode: str = "wb", *, uncached: bool = False, **kwargs) -> IO:
+    @overload
+    def open(
+        self, final: str, mode: str = ..., *, uncached: Literal[False] = ..., **kwargs: Any
+    ) -> IO[Any]: ...
+
+    @overload
+    def open(self, final: str, mode: str = ..., *, uncached: Literal[True]) -> UncachedWriter: ...
+
+    def open(
+        self, final: str, mode: str = "wb", *, uncached: bool = False, **kwargs: Any
+    ) -> IO[Any] | UncachedWriter:
         """A file to write `final` through; `uncached` (binary) writes it around the page cache."""
+        if uncached:
+            return self._add(final, UncachedWriter)
+        return self._add(final, lambda temp: open(temp, mode, **kwargs))
+
+    def _add(self, final: str, opener: Callable[[str], _Handle]) -> _Handle:
         final = os.path.abspath(final)
         remove_stale_temporaries(final)
         temp = _temp_path(final)
-        handle = self._stack.enter_context(
-            UncachedWriter(temp) if uncached else open(temp, mode, **kwargs)
-        )
+        handle = self._stack.enter_context(opener(temp))
         self._files[final] = (temp, handle)
         return handle
 
     def commit(self) -> None:
-        for final, (temp, handle) in self._files.items():
+        for _, handle in self._files.values():
             handle.flush()
             os.fsync(handle.fileno())
         self._stack.close()
@@ -95,13 +111,17 @@ class AtomicOutputs:
                 pass
         self._files.clear()
 
-    def __enter__(self):
+    def __enter__(self) -> AtomicOutputs:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if not self._committed:
             self.discard()
-        return False
 
 
 def write_text_atomically(path: str, text: str) -> None:

@@ -12,6 +12,11 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 _BLOCK = 1 << 20
 _ALIGN = (
@@ -24,7 +29,7 @@ class UncachedWriter:
     """A write-only binary file: write(), writelines(), flush(), fileno(), close(). flush() leaves the file holding
     exactly the bytes written so far (fsync it afterwards to make them durable)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str) -> None:
         flags = (
             os.O_WRONLY
             | os.O_CREAT
@@ -54,7 +59,7 @@ class UncachedWriter:
     def fileno(self) -> int:
         return self._fd
 
-    def write(self, data) -> int:
+    def write(self, data: Buffer) -> int:
         data = memoryview(data).cast("B")
         length, taken = len(data), 0
         while taken < length:
@@ -68,7 +73,7 @@ class UncachedWriter:
         self._size += length
         return length
 
-    def writelines(self, pieces) -> None:
+    def writelines(self, pieces: Iterable[Buffer]) -> None:
         for piece in pieces:
             self.write(piece)
 
@@ -108,9 +113,8 @@ class UncachedWriter:
             self._buffer.close()
             os.close(self._fd)
 
-    def __enter__(self):
+    def __enter__(self) -> UncachedWriter:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
-        return False

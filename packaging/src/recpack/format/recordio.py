@@ -12,9 +12,9 @@ import os
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Union
+from typing import IO, BinaryIO
 
-from .errors import RecpackError
+from ..errors import RecordIOError
 
 MAGIC = 0xCED7230A
 MAGIC_BYTES = struct.pack("<I", MAGIC)
@@ -23,17 +23,15 @@ _LREC = struct.Struct("<II")
 _IR_HEADER = struct.Struct("<IfQQ")  # flag, label, id, id2: MXNet's 'IfQQ' (24 bytes, no padding)
 IR_HEADER_SIZE = _IR_HEADER.size
 
-Label = Union[float, Sequence[float]]
-
-
-class RecordIOError(RecpackError):
-    """The bytes are not valid RecordIO; names the file and the offset."""
+Label = float | Sequence[float]
+# What a record is written as: header bytes and views of the payload, never joined into one copy.
+Piece = bytes | memoryview
 
 
 @dataclass(frozen=True)
 class IRHeader:
     flag: int
-    label: float | tuple
+    label: float | tuple[float, ...]
     id: int
     id2: int = 0
 
@@ -70,7 +68,7 @@ def unpack(record: bytes) -> tuple[IRHeader, bytes]:
     return IRHeader(flag, label, record_id, id2), body
 
 
-def record_pieces(payload: bytes) -> list:
+def record_pieces(payload: bytes) -> list[Piece]:
     """The on-disk bytes of one record, split at aligned magic words exactly as dmlc-core does, as
     pieces to write in order: headers, and views of `payload` rather than copies of it."""
     length = len(payload)
@@ -79,7 +77,7 @@ def record_pieces(payload: bytes) -> list:
             f"a record of {length} bytes is too large: RecordIO holds at most {MAX_RECORD_BYTES}"
         )
     view = memoryview(payload)
-    pieces = []
+    pieces: list[Piece] = []
     start = 0
     find = payload.find
     pos = find(MAGIC_BYTES)
@@ -108,7 +106,7 @@ def encode_record(payload: bytes) -> bytes:
 class RecordWriter:
     """Appends records to a .rec stream and their offsets to an .idx stream."""
 
-    def __init__(self, rec: BinaryIO, idx=None):
+    def __init__(self, rec: BinaryIO, idx: IO[str] | None = None):
         self._rec = rec
         self._idx = idx
         self.position = 0
@@ -136,10 +134,10 @@ class RecordReader:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self):
+    def __enter__(self) -> RecordReader:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _fail(self, offset: int, what: str) -> RecordIOError:
@@ -149,7 +147,7 @@ class RecordReader:
         """The payload of the record whose magic is at `offset`, and the offset of the next record."""
         f = self._file
         f.seek(offset)
-        chunks = []
+        chunks: list[bytes] = []
         start = offset
         while True:
             head = f.read(8)

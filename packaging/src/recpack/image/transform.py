@@ -18,18 +18,19 @@ import os
 import stat
 import warnings
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING
 
-from .errors import RecpackError
+from ..errors import RecpackError
 
 if TYPE_CHECKING:
-    from PIL import Image
+    from PIL import Image, ImageFile
 
 _IMAGE = None  # PIL.Image once loaded: the packing parent, listing and --help never need Pillow
 _TRANSPOSE_FOR_ORIENTATION: dict = {}
 
 
-def _pil():
+def _pil() -> ModuleType:
     """PIL.Image, imported and configured on first use."""
     global _IMAGE
     if _IMAGE is None:
@@ -153,19 +154,21 @@ def _convert_colour(image: Image.Image, color: int, encoding: str) -> Image.Imag
     return image
 
 
-def _open(path: str) -> tuple[Image.Image, int]:
+def _regular_file_size(path: str) -> int:
+    status = os.stat(path)
+    if stat.S_ISDIR(status.st_mode):
+        raise BadImage("is a folder, not a file")
+    if not stat.S_ISREG(status.st_mode):  # reading a FIFO would block
+        raise BadImage("not a regular file (a device, pipe or socket)")
+    if status.st_size == 0:
+        raise BadImage("empty file")
+    return status.st_size
+
+
+def _open(path: str) -> tuple[ImageFile.ImageFile, int]:
     Image = _pil()
     try:
-        status = os.stat(path)
-        if stat.S_ISDIR(status.st_mode):
-            raise BadImage("is a folder, not a file")
-        if not stat.S_ISREG(status.st_mode):
-            raise BadImage(
-                "not a regular file (a device, pipe or socket)"
-            )  # reading a FIFO would block
-        size = status.st_size
-        if size == 0:
-            raise BadImage("empty file")
+        size = _regular_file_size(path)
         image = Image.open(path)
         # One read and one decoder call for the whole file instead of 64 KB pieces, each re-joined
         # with the last one's leftover: ~2% of an image's time. Capped, so a huge file is still streamed.
@@ -215,7 +218,7 @@ def _encode(image: Image.Image, options: PackOptions) -> bytes:
     return buffer.getvalue()
 
 
-def _draft(image: Image.Image, mode: str, eighths: int) -> float:
+def _draft(image: ImageFile.ImageFile, mode: str, eighths: int) -> float:
     """Have libjpeg-turbo decode at eighths/8 of the size (DCT scaling: most of the inverse DCT, colour
     conversion and upsampling never done); returns the scale set up. Pillow's draft() offers 1/8, 1/4
     and 1/2; 3/8, which suits a ~1 MP photo packed at 256 px, is set up from what draft() prepared for
@@ -235,22 +238,26 @@ def _draft(image: Image.Image, mode: str, eighths: int) -> float:
         and scale == 0.5
         and getattr(image, "decoderconfig", None) == (2, 0)
         and len(image.tile) == 1
-        and tuple(image.tile[0][1]) == (0, 0, *image.size)
+        and tuple(image.tile[0][1]) == (0, 0, *image.size)  # type: ignore[arg-type]  # JPEG tiles have extents
     ):
         size = (-(-width * 3 // 8), -(-height * 3 // 8))  # libjpeg's output size: ceil(3/8 of it)
         tile = image.tile[0]
         # Tile entries are named tuples in Pillow 11+, plain tuples before: build either the same way.
         fields = (tile[0], (0, 0, *size), *tuple(tile)[2:])
-        new_tile = type(tile)(*fields) if hasattr(tile, "_fields") else fields
+        # Pillow's types describe only its named-tuple tiles, not the older plain ones.
+        new_tile = type(tile)(*fields) if hasattr(tile, "_fields") else fields  # type: ignore[arg-type]
         image.decoderconfig = (3, 0)
         image._size = size
-        image.tile = [new_tile]
+        image.tile = [new_tile]  # type: ignore[list-item]
         return 3 / 8
     return scale
 
 
 def resample(
-    picture: Image.Image, target: tuple[int, int], box: tuple[float, ...], dct_scaled: bool
+    picture: Image.Image,
+    target: tuple[int, int],
+    box: tuple[float, float, float, float],
+    dct_scaled: bool,
 ) -> Image.Image:
     """`box` of `picture` resized to `target`; `dct_scaled`: the picture was decoded at reduced DCT scale.
     - After a DCT-scaled decode, a shrink by at most a third (what is left when 1/4, 3/8 or 1/2 is the
@@ -314,12 +321,12 @@ def transform(
                     path, options, three_eighths=False
                 )  # the plain way tells the real reason
             raise
-        picture = image
+        picture: Image.Image = image
         if orientation in _TRANSPOSE_FOR_ORIENTATION:
             picture = picture.transpose(_TRANSPOSE_FOR_ORIENTATION[orientation])
         picture = _convert_colour(picture, options.color, options.encoding)
         if options.resize:
-            box = tuple(v * scale for v in crop)
+            box = (crop[0] * scale, crop[1] * scale, crop[2] * scale, crop[3] * scale)
             if box != (0, 0, *picture.size) or picture.size != target:
                 picture = resample(picture, target, box, dct_scaled=scale < 1)
         elif options.center_crop:
