@@ -3,7 +3,8 @@ import os
 import pytest
 
 from recpack import synthetic
-from recpack.listing import DatasetError, discover
+from recpack.dataset.discovery import discover
+from recpack.errors import DatasetError
 
 
 def lines(path):

@@ -123,8 +123,9 @@ def add_list_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_list(args) -> int:
-    from .listfiles import write_lists
-    from .listing import SplitOptions, discover
+    from .dataset.discovery import discover
+    from .dataset.lists import write_lists
+    from .dataset.split import SplitOptions
 
     dataset = discover(args.root, args.exts, _class_tokens(args.classes))
     for message in dataset.warnings:

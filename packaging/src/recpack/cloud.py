@@ -176,14 +176,13 @@ def remove_others(s3, bucket: str, prefix: str, keep: str) -> int:
 
 
 def _label_rows(prefix: str) -> list[dict]:
-    from .listfiles import LABEL_MAP_SUFFIX
-    from .listing import read_label_map
+    from .format import labelmap
 
-    path = prefix + LABEL_MAP_SUFFIX
+    path = prefix + labelmap.SUFFIX
     if not os.path.isfile(path):
         raise CloudError(f"{path}: the label map from 'recpack list' is missing")
     rows = []
-    for row in read_label_map(path):
+    for row in labelmap.read(path):
         entry = {"label": int(row["label"]), "class_id": row["class_id"], "name": row["name"]}
         for split in ("train", "val", "test", "all"):
             if split in row:
@@ -344,7 +343,7 @@ def extract_archive(archive: str, destination: str) -> None:
 
 def find_dataset_root(folder: str) -> str:
     """The ROOT to list inside an extracted archive: through single wrapper folders, to images/."""
-    from .listing import METADATA_FILES
+    from .dataset.metadata import METADATA_FILES
 
     current = folder
     while True:
@@ -410,8 +409,9 @@ def run_pipeline(
     warn: Callable[[str], None] = print,
 ) -> dict:
     from .image.transform import PackOptions
-    from .listfiles import write_lists
-    from .listing import SplitOptions, discover
+    from .dataset.discovery import discover
+    from .dataset.lists import write_lists
+    from .dataset.split import SplitOptions
     from .pack import pack_lists
     from .verify import verify
 

@@ -23,7 +23,9 @@ from PIL import Image, ImageOps
 
 from .errors import ExploreError
 from .image.transform import opencv_orientation
-from .listing import DEFAULT_EXTS, Dataset, discover
+from . import defaults
+from .dataset.discovery import discover
+from .dataset.model import Dataset
 
 REPORT_NAME = "index.html"
 CLASS_FIGURE = "images_per_class.png"
@@ -192,7 +194,7 @@ def explore(
     """Read every header under ROOT, write the report into `out_dir`, return what was found."""
     pyplot = _pyplot()  # fail before the long header pass when matplotlib is missing
     progress = progress or _tqdm
-    dataset = discover(root, exts or DEFAULT_EXTS, classes)
+    dataset = discover(root, exts or defaults.IMAGE_EXTENSIONS, classes)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ExploreError(f"--out {out_dir!r} exists and is not a folder")
     try:

@@ -7,7 +7,7 @@ import os
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import IO
 
 from ..errors import ListFileError
 
@@ -28,7 +28,7 @@ def format_line(index: int, labels: Sequence[float], path: str) -> str:
     return f"{index}\t" + "".join(f"{label:f}\t" for label in labels) + f"{path}\n"
 
 
-def write_list(stream: TextIO, entries: Iterable[ListEntry]) -> int:
+def write_list(stream: IO[str], entries: Iterable[ListEntry]) -> int:
     count = 0
     for entry in entries:
         stream.write(format_line(entry.index, entry.labels, entry.path))

@@ -6,11 +6,14 @@ import glob
 import os
 from dataclasses import dataclass, field
 
-from .files.atomic import AtomicOutputs
-from .listing import Dataset, SplitOptions, label_map_rows, render_list, render_tsv, split
+from ..files.atomic import AtomicOutputs
+from ..format import labelmap
+from ..format.lst import ListEntry, write_list
+from .model import Dataset
+from .split import SplitOptions, split, split_name, split_names
 
-LABEL_MAP_SUFFIX = "_labels.tsv"
 _SHOWN_CLASSES = 20
+_FIXED_COLUMNS = ["label", "class_id", "name"]
 
 
 @dataclass
@@ -41,29 +44,56 @@ class ListOutcome:
         return "\n".join(lines)
 
 
+def label_map_rows(
+    dataset: Dataset, splits: dict[str, list[ListEntry]]
+) -> tuple[list[str], list[list[str]]]:
+    """The label map's header and one row per class: its label, id, name and count per split."""
+    names = split_names(list(splits))
+    counts = {(name, c.label): 0 for name in names for c in dataset.classes}
+    for suffix, entries in splits.items():
+        name = split_name(suffix)
+        for entry in entries:
+            counts[(name, int(entry.label))] += 1
+    header = _FIXED_COLUMNS + names
+    rows = [
+        [str(c.label), c.class_id, c.name] + [str(counts[(n, c.label)]) for n in names]
+        for c in dataset.classes
+    ]
+    return header, rows
+
+
+def _empty_split_warnings(header: list[str], rows: list[list[str]]) -> list[str]:
+    warnings = []
+    split_columns = header[len(_FIXED_COLUMNS) :]
+    for row in rows:
+        _, class_id, name, *counts = row
+        empty = [
+            column for column, count in zip(split_columns, counts, strict=True) if count == "0"
+        ]
+        if empty:
+            warnings.append(
+                f"class {class_id} ({name}) has {sum(map(int, counts))} image(s) and none in "
+                f"{', '.join(empty)}"
+            )
+    return warnings
+
+
 def write_lists(prefix: str, dataset: Dataset, options: SplitOptions) -> ListOutcome:
     splits = split(dataset, options)
     header, rows = label_map_rows(dataset, splits)
-    warnings = []
-    split_columns = header[3:]
-    for row in rows:
-        counts = dict(zip(split_columns, row[3:], strict=False))
-        empty = [name for name, count in counts.items() if count == "0"]
-        if empty:
-            warnings.append(
-                f"class {row[1]} ({row[2]}) has {sum(map(int, row[3:]))} image(s) and none in "
-                f"{', '.join(empty)}"
-            )
+    warnings = _empty_split_warnings(header, rows)
     written: dict[str, int] = {}
-    label_map = prefix + LABEL_MAP_SUFFIX
-    folder = os.path.dirname(os.path.abspath(prefix))
-    os.makedirs(folder, exist_ok=True)
+    label_map = prefix + labelmap.SUFFIX
+    os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
     with AtomicOutputs() as outputs:
         for suffix, entries in splits.items():
             path = prefix + suffix + ".lst"
-            outputs.open(path, "w", encoding="utf-8", newline="\n").write(render_list(entries))
-            written[path] = len(entries)
-        outputs.open(label_map, "w", encoding="utf-8", newline="\n").write(render_tsv(header, rows))
+            written[path] = write_list(
+                outputs.open(path, "w", encoding="utf-8", newline="\n"), entries
+            )
+        outputs.open(label_map, "w", encoding="utf-8", newline="\n").write(
+            labelmap.render(header, rows)
+        )
         outputs.commit()
     others = sorted(
         set(glob.glob(glob.escape(prefix) + "*.lst"))
