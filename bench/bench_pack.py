@@ -430,7 +430,7 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from recpack.im2rec_engine import im2rec_script
+    from recpack.pack.im2rec_engine import im2rec_script
 
     im2rec = im2rec_script()
     recpack = os.path.join(BIN, "recpack")

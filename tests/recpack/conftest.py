@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from recpack import synthetic
-from recpack.im2rec_engine import im2rec_script
+from recpack.pack.im2rec_engine import im2rec_script
 
 
 @pytest.fixture(scope="session")

@@ -190,13 +190,13 @@ def test_without_fork_a_spawned_pool_gives_the_same_bytes(birds, tmp_path, monke
     """Windows has no fork: recpack falls back to spawned workers with identical output."""
     import multiprocessing
 
-    from recpack import pack as pack_module
     from recpack.cli import main
+    from recpack.pack import packer
 
     assert main(["list", str(tmp_path / "ds"), str(birds), "--train-ratio", "0.75"]) == 0
     assert main(["pack", str(tmp_path / "ds"), str(birds), "--resize", "96", "--workers", "2"]) == 0
     forked = (tmp_path / "ds_train.rec").read_bytes(), (tmp_path / "ds_train.idx").read_bytes()
-    monkeypatch.setattr(pack_module, "_fork_available", lambda: False)
+    monkeypatch.setattr(packer, "_fork_available", lambda: False)
     spawned_pools = []
     real_get_context = multiprocessing.get_context
     monkeypatch.setattr(
@@ -253,12 +253,12 @@ def test_a_worker_that_dies_stops_the_run_with_its_exit_code_and_no_output(
     birds, tmp_path, monkeypatch, capsys, failure, exit_code
 ):
     """An out-of-memory kill or a bug in a worker: a one-line error, exit 1, no .rec, the others stopped."""
-    from recpack import pack as pack_module
     from recpack.cli import main
+    from recpack.pack import workers
 
     assert main(["list", str(tmp_path / "ds"), str(birds), "--no-shuffle"]) == 0
     victim = (tmp_path / "ds.lst").read_text().splitlines()[5].split("\t")[2]
-    real_pack_one = pack_module._pack_one
+    real_pack_one = workers._pack_one
 
     def dying_pack_one(entry, check_only=False):  # runs in the forked workers
         if entry.path == victim:
@@ -267,7 +267,7 @@ def test_a_worker_that_dies_stops_the_run_with_its_exit_code_and_no_output(
             raise AssertionError("a bug outside the per-image error handling")
         return real_pack_one(entry, check_only)
 
-    monkeypatch.setattr(pack_module, "_pack_one", dying_pack_one)
+    monkeypatch.setattr(workers, "_pack_one", dying_pack_one)
     assert main(["pack", str(tmp_path / "ds"), str(birds), "--resize", "32", "--workers", "2"]) == 1
     err = capsys.readouterr().err
     assert f"a worker process ended (exit code {exit_code}) while packing" in err

@@ -217,10 +217,10 @@ def pack_options_from(args):
 
 def run_pack(args) -> int:
     if args.engine == "im2rec":
-        from .im2rec_engine import run_im2rec
+        from .pack.im2rec_engine import run_im2rec
 
         return run_im2rec(args)
-    from .pack import pack_lists
+    from .pack.packer import pack_lists
 
     results = pack_lists(
         args.prefix,
@@ -246,7 +246,8 @@ def run_pack(args) -> int:
 
 
 def run_verify(args) -> int:
-    from .verify import check_against_manifest, load_manifest, verify
+    from .cloud import check_against_manifest, load_manifest
+    from .pack.verify import verify
 
     manifest = load_manifest(args.manifest, args.endpoint_url) if args.manifest else None
     for path in args.files:

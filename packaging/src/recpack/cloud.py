@@ -15,9 +15,13 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from .errors import CloudError
+from .errors import CloudError, VerifyFailed
 from .format import recordio
+
+if TYPE_CHECKING:
+    from .pack.verify import VerifyResult
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 MANIFEST_SCHEMA = 1
@@ -282,6 +286,66 @@ def upload(
     return manifest
 
 
+# --- manifest checks (recpack verify --manifest) ---------------------------------------------------
+
+
+def load_manifest(location: str, endpoint_url: str | None = None) -> dict:
+    """A manifest.json from a path or an s3://bucket/key URI."""
+    import json
+
+    try:
+        if location.startswith("s3://"):
+            bucket, _, key = location[5:].partition("/")
+            try:
+                text = s3_client(endpoint_url).get_object(Bucket=bucket, Key=key)["Body"].read()
+            except Exception as exc:
+                raise _explain(exc, f"reading {location}") from None
+        else:
+            with open(location, "rb") as f:
+                text = f.read()
+        manifest = json.loads(text)
+    except OSError as exc:
+        raise VerifyFailed(f"{location}: cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise VerifyFailed(f"{location}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or not all(
+        isinstance(manifest.get(k), dict) for k in ("train", "validation")
+    ):
+        raise VerifyFailed(
+            f"{location}: not a recpack manifest (no 'train' and 'validation' entries)"
+        )
+    return manifest
+
+
+def check_against_manifest(result: VerifyResult, manifest: dict, location: str) -> str:
+    """Which channel of the manifest the verified file is, or an error naming every disagreement."""
+    sha256 = file_checksums(result.rec_path, 1 << 23)[0]
+    name = os.path.basename(result.rec_path)
+    for channel, count_key in (
+        ("train", "num_training_samples"),
+        ("validation", "num_validation_samples"),
+    ):
+        entry = manifest[channel]
+        if entry.get("sha256") != sha256:
+            continue
+        problems = []
+        if entry.get("records") != result.records:
+            problems.append(f"its {channel} entry says {entry.get('records')} records")
+        if count_key in manifest and manifest[count_key] != result.records:
+            problems.append(f"{count_key} is {manifest[count_key]}")
+        if problems:
+            raise VerifyFailed(
+                f"{location} disagrees with {name}, which holds {result.records} records: "
+                + "; ".join(problems)
+                + "; upload the files again with 'recpack upload'"
+            )
+        return f"{name}: matches the {channel} entry of {location} ({result.records} records, SHA-256 equal)"
+    raise VerifyFailed(
+        f"{name} (SHA-256 {sha256[:12]}...) is neither the train ({str(manifest['train'].get('sha256'))[:12]}...) "
+        f"nor the validation ({str(manifest['validation'].get('sha256'))[:12]}...) file of {location}"
+    )
+
+
 # --- pipeline ------------------------------------------------------------------------------------
 
 
@@ -408,12 +472,12 @@ def run_pipeline(
     say: Callable[[str], None] = print,
     warn: Callable[[str], None] = print,
 ) -> dict:
-    from .image.transform import PackOptions
     from .dataset.discovery import discover
     from .dataset.lists import write_lists
     from .dataset.split import SplitOptions
-    from .pack import pack_lists
-    from .verify import verify
+    from .image.transform import PackOptions
+    from .pack.packer import pack_lists
+    from .pack.verify import verify
 
     s3 = s3_client(settings.endpoint_url)
     raw_prefix = _normalise_prefix(settings.raw_prefix)

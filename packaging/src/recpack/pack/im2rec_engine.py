@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import subprocess
 import sys
 
-from .errors import RecpackError
+from ..errors import RecpackError
 
 
 def im2rec_script() -> str:
@@ -28,7 +29,7 @@ def im2rec_script() -> str:
     return script
 
 
-def im2rec_arguments(args) -> list[str]:
+def im2rec_arguments(args: argparse.Namespace) -> list[str]:
     argv = [
         args.prefix,
         args.root,
@@ -53,6 +54,6 @@ def im2rec_arguments(args) -> list[str]:
     return argv
 
 
-def run_im2rec(args) -> int:
+def run_im2rec(args: argparse.Namespace) -> int:
     command = [sys.executable, im2rec_script(), *im2rec_arguments(args)]
     return subprocess.call(command)
