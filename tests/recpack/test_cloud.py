@@ -11,8 +11,11 @@ import pytest
 from moto import mock_aws
 
 from recpack import synthetic
+from recpack.aws.archive import extract_archive
+from recpack.aws.pipeline import PipelineSettings, run_pipeline
+from recpack.aws.upload import upload
 from recpack.cli import main
-from recpack.cloud import CloudError, PipelineSettings, extract_archive, run_pipeline, upload
+from recpack.errors import CloudError
 
 BUCKET = "workshop-bucket"
 
@@ -144,7 +147,7 @@ def test_archives_cannot_write_outside_the_extraction_folder(tmp_path):
 
 
 def _fail_some(s3_client_factory, operation, failures, error):
-    """A recpack.cloud.s3_client whose client fails `operation` the first `failures` times."""
+    """An s3_client whose client fails `operation` the first `failures` times."""
     remaining = {"n": failures}
 
     def factory(endpoint_url=None):
@@ -166,16 +169,16 @@ def test_transient_errors_during_a_multipart_upload_are_retried(
 ):
     import botocore.exceptions
 
-    from recpack import cloud
+    from recpack.aws import upload as upload_module
 
     prefix = fake_channels(tmp_path, 300, 2, payload_size=70_000)
     factory, remaining = _fail_some(
-        cloud.s3_client,
+        upload_module.s3_client,
         "UploadPart",
         2,
         lambda: botocore.exceptions.ConnectionClosedError(endpoint_url="https://s3"),
     )
-    monkeypatch.setattr(cloud, "s3_client", factory)
+    monkeypatch.setattr(upload_module, "s3_client", factory)
     manifest = upload(prefix, BUCKET, say=lambda line: None)
     assert remaining["n"] == 0
     assert (
@@ -189,7 +192,7 @@ def test_a_failed_upload_leaves_the_previous_channels_and_manifest_in_place(
 ):
     import botocore.exceptions
 
-    from recpack import cloud
+    from recpack.aws import upload as upload_module
 
     first = tmp_path / "first"
     first.mkdir()
@@ -198,12 +201,12 @@ def test_a_failed_upload_leaves_the_previous_channels_and_manifest_in_place(
     second.mkdir()
     prefix = fake_channels(second, 300, 2, payload_size=70_000)
     factory, _ = _fail_some(
-        cloud.s3_client,
+        upload_module.s3_client,
         "UploadPart",
         10_000,
         lambda: botocore.exceptions.ConnectionClosedError(endpoint_url="https://s3"),
     )
-    monkeypatch.setattr(cloud, "s3_client", factory)
+    monkeypatch.setattr(upload_module, "s3_client", factory)
     assert main(["upload", prefix, "--bucket", BUCKET]) == 1
     error = capsys.readouterr().err
     assert "the connection failed after retries" in error and "run the command again" in error
@@ -222,12 +225,12 @@ def test_a_failed_upload_leaves_the_previous_channels_and_manifest_in_place(
 def test_a_stored_object_that_differs_from_the_file_is_reported(
     s3, tmp_path, monkeypatch, fake_channels
 ):
-    from recpack import cloud
+    from recpack.aws import upload as upload_module
 
     prefix = fake_channels(tmp_path, 4, 2)
-    real_file_checksums = cloud.file_checksums
+    real_file_checksums = upload_module.file_checksums
     monkeypatch.setattr(
-        cloud,
+        upload_module,
         "file_checksums",
         lambda path, part: (
             real_file_checksums(path, part)[0],

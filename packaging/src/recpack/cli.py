@@ -246,15 +246,15 @@ def run_pack(args) -> int:
 
 
 def run_verify(args) -> int:
-    from .cloud import check_against_manifest, load_manifest
+    from .aws import manifest as manifests
     from .pack.verify import verify
 
-    manifest = load_manifest(args.manifest, args.endpoint_url) if args.manifest else None
+    manifest = manifests.load(args.manifest, args.endpoint_url) if args.manifest else None
     for path in args.files:
         result = verify(path, min_side=args.min_size)
         print(result.describe())
         if manifest is not None:
-            print(check_against_manifest(result, manifest, args.manifest))
+            print(manifests.check(result, manifest, args.manifest))
     return EXIT_OK
 
 

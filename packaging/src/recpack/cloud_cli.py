@@ -29,7 +29,7 @@ def _add_bucket_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_upload(args) -> int:
-    from .cloud import upload
+    from .aws.upload import upload
 
     source = {"key": args.source_key} if args.source_key else {}
     upload(
@@ -45,9 +45,9 @@ def run_upload(args) -> int:
 
 
 def run_pipeline(args) -> int:
+    from .aws.pipeline import PipelineSettings
+    from .aws.pipeline import run_pipeline as pipeline
     from .cli import _class_tokens, _warn
-    from .cloud import PipelineSettings
-    from .cloud import run_pipeline as pipeline
 
     pipeline(
         PipelineSettings(

@@ -21,11 +21,11 @@ from urllib.parse import quote
 
 from PIL import Image, ImageOps
 
-from .errors import ExploreError
-from .image.transform import opencv_orientation
 from . import defaults
 from .dataset.discovery import discover
 from .dataset.model import Dataset
+from .errors import ExploreError
+from .image.transform import opencv_orientation
 
 REPORT_NAME = "index.html"
 CLASS_FIGURE = "images_per_class.png"
