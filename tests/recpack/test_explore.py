@@ -8,7 +8,7 @@ from PIL import Image
 
 from recpack import synthetic
 from recpack.cli import main
-from recpack.explore import ImageFacts, read_header
+from recpack.explore.facts import ImageFacts, read_header
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

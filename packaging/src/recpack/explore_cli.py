@@ -7,7 +7,8 @@ import os
 
 def run_explore(args) -> int:
     from .cli import _class_tokens, _warn
-    from .explore import REPORT_NAME, explore, summary_lines
+    from .explore.report import REPORT_NAME, explore
+    from .explore.summary import summary_lines
 
     exploration = explore(
         args.root,
