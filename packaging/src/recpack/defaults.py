@@ -31,7 +31,6 @@ MANIFEST_KEY = "manifest.json"
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 PIPELINE_TRAIN_RATIO = 0.75  # the lab's split
 PIPELINE_RESIZE = 256  # the lab's --resize 256
-PIPELINE_QUALITY = QUALITY
 PIPELINE_WORK_DIR = "recpack-work"
 
 # --- explore -------------------------------------------------------------------------------------

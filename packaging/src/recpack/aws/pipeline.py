@@ -33,7 +33,7 @@ class PipelineSettings:
     manifest_key: str = defaults.MANIFEST_KEY
     train_ratio: float = defaults.PIPELINE_TRAIN_RATIO
     resize: int = defaults.PIPELINE_RESIZE
-    quality: int = defaults.PIPELINE_QUALITY
+    quality: int = defaults.QUALITY
     classes: tuple[str, ...] = ()
     seed: int = defaults.SEED
     workers: int = defaults.WORKERS
