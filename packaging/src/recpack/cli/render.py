@@ -25,6 +25,11 @@ def _checked(action: argparse.Action, text: str) -> str:
     return text
 
 
+def _pair(flag: str, text: str) -> list[str]:
+    # A value that starts with '-' would be read as an option: --flag=value keeps it a value.
+    return [f"{flag}={text}"] if text.startswith("-") else [flag, text]
+
+
 def _render(action: argparse.Action, value: OptionValue) -> list[str]:
     flag = action.option_strings[0]
     if action.nargs == 0:  # a flag (store_true and the like)
@@ -34,12 +39,14 @@ def _render(action: argparse.Action, value: OptionValue) -> list[str]:
             return []
         raise ValueError(f"{flag} is a flag: {value!r} is neither {action.const!r} nor set")
     if isinstance(value, str) or not isinstance(value, Sequence):
-        return [flag, _checked(action, _text(value))]
+        return _pair(flag, _checked(action, _text(value)))
     texts = [_checked(action, _text(item)) for item in value]
     if action.nargs in ("+", "*"):
+        if any(text.startswith("-") for text in texts):
+            raise ValueError(f"{flag}: among several values, one cannot start with '-'")
         return [flag, *texts]
     if isinstance(action, argparse._AppendAction):  # argparse names no public type for it
-        return [word for text in texts for word in (flag, text)]
+        return [word for text in texts for word in _pair(flag, text)]
     raise ValueError(f"{flag} takes one value, not {value!r}")
 
 
