@@ -1,6 +1,5 @@
 import pytest
 
-from recpack.cli import main
 from recpack.format import recordio
 
 
@@ -61,32 +60,6 @@ def test_verify_checks_ids_against_the_index(packed, tmp_path, recpack):
     (tmp_path / "x.idx").write_text("\n".join(lines) + "\n")
     result = recpack("verify", tmp_path / "x.rec", check=False)
     assert result.returncode == 1 and "index key is 999999" in result.stderr
-
-
-@pytest.mark.parametrize("command", ["list", "pack", "verify", "upload", "pipeline"])
-def test_every_command_has_help(command, recpack):
-    result = recpack(command, "--help")
-    assert "usage: recpack " + command in result.stdout
-
-
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["pack", "p", "r", "--quality", "101"], "out of range (1..100)"),
-        (["pack", "p", "r", "--color", "2"], "invalid choice"),
-        (["pack", "p", "r", "--workers", "0"], "below 1"),
-        (["list", "p"], "required: ROOT"),
-        (["frobnicate"], "invalid choice"),
-    ],
-)
-def test_usage_errors_exit_2_with_a_message(args, message, recpack):
-    result = recpack(*args, check=False)
-    assert result.returncode == 2 and message in result.stderr
-
-
-def test_main_returns_exit_codes_in_process(tmp_path, capsys):
-    assert main(["verify", str(tmp_path / "missing.rec")]) == 1
-    assert "recpack: error:" in capsys.readouterr().err
 
 
 def test_verify_flags_images_smaller_than_the_training_shape(packed, recpack):

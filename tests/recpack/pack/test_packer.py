@@ -153,9 +153,9 @@ def test_decompression_bombs_become_a_skip_reason(tmp_path, recpack):
     assert "decompression bomb" in (tmp_path / "ds.skipped.tsv").read_text()
 
 
-def test_a_killed_run_leaves_no_partial_file_and_the_rerun_cleans_up(tmp_path, recpack):
-    from .conftest import kill_when_writing, linked_dataset
-
+def test_a_killed_run_leaves_no_partial_file_and_the_rerun_cleans_up(
+    tmp_path, recpack, linked_dataset, kill_when_writing
+):
     root = linked_dataset(tmp_path / "images")
     recpack("list", tmp_path / "ds", root)
     process = kill_when_writing(

@@ -1,41 +1,15 @@
-"""recpack upload and pipeline against moto's S3 (in-process)."""
+"""recpack upload against moto's S3 (in-process): the channels and the manifest, and faults."""
 
-import io
 import json
 import re
-import tarfile
-import zipfile
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from recpack import synthetic
-from recpack.aws.archive import extract_archive
-from recpack.aws.pipeline import PipelineSettings, run_pipeline
 from recpack.aws.upload import upload
 from recpack.cli import main
 from recpack.errors import CloudError
 
-BUCKET = "workshop-bucket"
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
-
-
-def keys(s3, prefix=""):
-    return sorted(
-        o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
-    )
+from .conftest import BUCKET, keys
 
 
 def test_upload_replaces_each_channel_with_exactly_one_rec_and_writes_the_manifest(
@@ -79,68 +53,6 @@ def test_upload_errors_name_the_missing_file_or_bucket(s3, tmp_path, capsys, fak
     prefix = fake_channels(tmp_path, 2, 2)
     assert main(["upload", prefix, "--bucket", "no-such-bucket"]) == 1
     assert "NoSuchBucket" in capsys.readouterr().err
-
-
-def _zip_dataset(tmp_path, wrapper="nabirds_sample"):
-    folder = tmp_path / "src" / wrapper
-    synthetic.nabirds_dataset(str(folder), per_class=8, seed=4)
-    archive = tmp_path / "birds.zip"
-    with zipfile.ZipFile(archive, "w") as bundle:
-        for path in sorted(folder.rglob("*")):
-            bundle.write(path, path.relative_to(tmp_path / "src"))
-    return archive
-
-
-def test_pipeline_takes_the_newest_archive_and_publishes_the_channels(s3, tmp_path, capsys):
-    archive = _zip_dataset(tmp_path)
-    s3.put_object(Bucket=BUCKET, Key="raw/notes.txt", Body=b"not an archive")
-    s3.upload_file(str(archive), BUCKET, "raw/birds.zip")
-    manifest = run_pipeline(
-        PipelineSettings(
-            bucket=BUCKET,
-            resize=64,
-            work_dir=str(tmp_path / "work"),
-            classes=("0752", "Northern Cardinal", "794"),
-        )
-    )
-    assert manifest["source"] == {"bucket": BUCKET, "key": "raw/birds.zip"}
-    assert manifest["num_classes"] == 3 and manifest["num_training_samples"] == 18
-    assert [row["name"] for row in manifest["labels"]] == [
-        "Purple Martin",
-        "Northern Cardinal",
-        "American Goldfinch",
-    ]
-    assert keys(s3, "train/") == [manifest["train"]["key"]] and keys(s3, "validation/") == [
-        manifest["validation"]["key"]
-    ]
-    assert manifest["train"]["key"].startswith("train/birds_train-")
-    out = capsys.readouterr().out
-    for step in ("downloading", "extracting", "listing", "packing", "verifying", "uploading"):
-        assert f"==> {step}" in out
-
-
-def test_pipeline_without_an_archive_says_where_it_looked(s3, tmp_path, capsys):
-    assert main(["pipeline", "--bucket", BUCKET, "--work-dir", str(tmp_path / "w")]) == 1
-    assert (
-        f"no .zip, .tar, .tar.gz, .tgz archive under s3://{BUCKET}/raw/" in capsys.readouterr().err
-    )
-
-
-def test_archives_cannot_write_outside_the_extraction_folder(tmp_path):
-    evil = tmp_path / "evil.zip"
-    with zipfile.ZipFile(evil, "w") as bundle:
-        bundle.writestr("../escaped.txt", "x")
-    with pytest.raises(CloudError, match="outside the extraction folder"):
-        extract_archive(str(evil), str(tmp_path / "out"))
-    assert not (tmp_path / "escaped.txt").exists()
-    tar_path = tmp_path / "evil.tar.gz"
-    with tarfile.open(tar_path, "w:gz") as bundle:
-        info = tarfile.TarInfo("../escaped.txt")
-        info.size = 1
-        bundle.addfile(info, io.BytesIO(b"x"))
-    with pytest.raises(CloudError, match="cannot extract"):
-        extract_archive(str(tar_path), str(tmp_path / "out2"))
-    assert not (tmp_path / "escaped.txt").exists()
 
 
 # --- faults -----------------------------------------------------------------------------------------
@@ -240,43 +152,3 @@ def test_a_stored_object_that_differs_from_the_file_is_reported(
     with pytest.raises(CloudError, match="the upload was corrupted"):
         upload(prefix, BUCKET, say=lambda line: None)
     assert "manifest.json" not in keys(s3)
-
-
-def test_verify_compares_a_rec_with_its_manifest(s3, tmp_path, capsys):
-    from recpack import synthetic
-
-    root = tmp_path / "images"
-    synthetic.folder_dataset(str(root), per_class=4, classes=["a", "b"], seed=1)
-    prefix = str(tmp_path / "ds")
-    assert main(["list", prefix, str(root), "--train-ratio", "0.5"]) == 0
-    assert main(["pack", prefix, str(root), "--resize", "32", "--workers", "1"]) == 0
-    manifest = upload(prefix, BUCKET, say=lambda line: None)
-    capsys.readouterr()
-    assert (
-        main(["verify", prefix + "_train.rec", "--manifest", f"s3://{BUCKET}/manifest.json"]) == 0
-    )
-    assert "matches the train entry" in capsys.readouterr().out
-    manifest["num_training_samples"] = 99
-    manifest["train"]["records"] = 99
-    (tmp_path / "m.json").write_text(json.dumps(manifest))
-    assert main(["verify", prefix + "_train.rec", "--manifest", str(tmp_path / "m.json")]) == 1
-    err = capsys.readouterr().err
-    assert "holds 4 records" in err and "num_training_samples is 99" in err
-    (tmp_path / "bad.json").write_text("{not json")
-    assert main(["verify", prefix + "_val.rec", "--manifest", str(tmp_path / "bad.json")]) == 1
-    assert "not valid JSON" in capsys.readouterr().err
-
-
-def test_pipeline_accepts_a_url_encoded_key_from_the_event(s3, tmp_path):
-    archive = _zip_dataset(tmp_path)
-    s3.upload_file(str(archive), BUCKET, "raw/spring birds.zip")
-    manifest = run_pipeline(
-        PipelineSettings(
-            bucket=BUCKET,
-            source_key="raw/spring+birds.zip",
-            resize=32,
-            work_dir=str(tmp_path / "work"),
-        ),
-        say=lambda line: None,
-    )
-    assert manifest["source"]["key"] == "raw/spring birds.zip"

@@ -67,9 +67,7 @@ def test_killed_list_runs_never_leave_partial_lists_or_label_maps(many_files, tm
     assert not list(work.glob(".*recpack-tmp*"))
 
 
-def test_a_killed_pack_keeps_the_previous_complete_rec(tmp_path):
-    from .conftest import kill_when_writing, linked_dataset
-
+def test_a_killed_pack_keeps_the_previous_complete_rec(tmp_path, linked_dataset, kill_when_writing):
     root = linked_dataset(tmp_path / "images")
     subprocess.run(
         [sys.executable, "-m", "recpack", "list", str(tmp_path / "ds"), str(root)], check=True
