@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 
 @dataclass
@@ -33,6 +35,21 @@ class Dataset:
     @property
     def has_official_split(self) -> bool:
         return bool(self.images) and all(image.official_split for image in self.images)
+
+
+class Labelled(Protocol):
+    label: int
+
+
+_L = TypeVar("_L", bound=Labelled)
+
+
+def by_label(items: Iterable[_L]) -> dict[int, list[_L]]:
+    """The items of each label, in the order given."""
+    groups: dict[int, list[_L]] = {}
+    for item in items:
+        groups.setdefault(item.label, []).append(item)
+    return groups
 
 
 def to_list_path(path: str, root: str) -> str:

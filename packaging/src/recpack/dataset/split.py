@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from .. import defaults
 from ..errors import DatasetError
 from ..format.lst import ListEntry
-from .model import Dataset, ListedImage
+from .model import Dataset, ListedImage, by_label
 
 # Guards floor(n * ratio) against 0.29 * 100 == 28.999999999999996.
 _EPSILON = 1e-9
@@ -80,13 +80,6 @@ def _to_entry(image: ListedImage) -> ListEntry:
     return ListEntry(image.index, (float(image.label),), image.path)
 
 
-def _by_label(images: list[ListedImage]) -> dict[int, list[ListedImage]]:
-    by_label: dict[int, list[ListedImage]] = {}
-    for image in images:
-        by_label.setdefault(image.label, []).append(image)
-    return by_label
-
-
 def _official_split(
     dataset: Dataset, options: SplitOptions, rng: random.Random
 ) -> dict[str, list[ListEntry]]:
@@ -108,10 +101,10 @@ def _stratified_chunks(
 ) -> list[list[ListedImage]]:
     if options.shuffle:
         # Shuffle within each class so every split draws a random sample of it.
-        by_label = _by_label(images)
+        groups = by_label(images)
         images = []
-        for label in sorted(by_label):
-            members = by_label[label]
+        for label in sorted(groups):
+            members = groups[label]
             rng.shuffle(members)
             images.extend(members)
     return [images[i :: options.chunks] for i in range(options.chunks)]
@@ -153,9 +146,9 @@ def _split_stratified(
         splits["test"] = []
     if has_val:
         splits["val"] = []
-    by_label = _by_label(chunk)
-    for label in sorted(by_label):
-        members = by_label[label]
+    groups = by_label(chunk)
+    for label in sorted(groups):
+        members = groups[label]
         n = len(members)
         n_test = math.floor(n * options.test_ratio + _EPSILON)
         n_train = math.floor(n * options.train_ratio + _EPSILON) if has_val else n - n_test

@@ -7,7 +7,6 @@ import os
 import random
 import warnings
 from collections import Counter
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from typing import Protocol
 
 from PIL import Image, ImageOps
 
-from ..dataset.model import ClassInfo, Dataset, ListedImage
+from ..dataset.model import ClassInfo, Dataset, ListedImage, by_label
 from ..image.transform import opencv_orientation
 
 THUMBNAIL_DIR = "thumbnails"
@@ -164,13 +163,6 @@ def _remove_earlier_thumbnails(folder: str) -> None:
             os.remove(os.path.join(folder, name))
 
 
-def _by_label(images: Iterable[ImageFacts]) -> dict[int, list[ImageFacts]]:
-    by_label: dict[int, list[ImageFacts]] = {}
-    for image in images:
-        by_label.setdefault(image.label, []).append(image)
-    return by_label
-
-
 def write_thumbnails(
     exploration: Exploration,
     out_dir: str,
@@ -183,8 +175,8 @@ def write_thumbnails(
     folder = os.path.join(out_dir, THUMBNAIL_DIR)
     os.makedirs(folder, exist_ok=True)
     _remove_earlier_thumbnails(folder)
-    by_label = _by_label(exploration.readable)
-    chosen = {label: _sample(images, per_class, seed + label) for label, images in by_label.items()}
+    groups = by_label(exploration.readable)
+    chosen = {label: _sample(images, per_class, seed + label) for label, images in groups.items()}
     with progress(total=sum(map(len, chosen.values())), desc="thumbnails", unit="img") as bar:
         for label, images in sorted(chosen.items()):
             written = []

@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection
 from html import escape as e
 from urllib.parse import quote
 
+from ..dataset.model import by_label
 from .facts import Exploration, ImageFacts
 from .figures import CLASS_FIGURE, SIZE_FIGURE
 from .summary import class_label, count, summary_lines
@@ -76,9 +77,7 @@ def _median_size(members: list[ImageFacts]) -> str:
 def _classes(exploration: Exploration) -> list[str]:
     counts = exploration.counts
     small = {c.label for c in exploration.small_classes}
-    by_label: dict[int, list[ImageFacts]] = {}
-    for image in exploration.readable:
-        by_label.setdefault(image.label, []).append(image)
+    readable = by_label(exploration.readable)
     out = [
         f"<h2>Images per class</h2><img class='figure' src='{CLASS_FIGURE}' alt='images per class'>",
         f"<h2>Classes</h2><p>Labels follow the order recpack lists them in (as im2rec). "
@@ -92,7 +91,7 @@ def _classes(exploration: Exploration) -> list[str]:
             f"<tr{row_class}><td class='n'>{info.label}</td><td>{e(info.class_id)}</td>"
             f"<td>{e(info.name)}</td><td class='n'>{counts[info.label]}</td>"
             f"<td class='n'>{_percent(counts[info.label], len(exploration.images))}</td>"
-            f"<td class='n'>{_median_size(by_label.get(info.label, []))}</td></tr>"
+            f"<td class='n'>{_median_size(readable.get(info.label, []))}</td></tr>"
         )
     out.append("</table>")
     return out

@@ -11,7 +11,6 @@ import glob
 import os
 from collections.abc import Callable
 from contextlib import ExitStack
-from types import TracebackType
 from typing import IO, Any, Literal, TypeVar, overload
 
 from .uncached import UncachedWriter
@@ -114,12 +113,7 @@ class AtomicOutputs:
     def __enter__(self) -> AtomicOutputs:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         if not self._committed:
             self.discard()
 

@@ -15,7 +15,6 @@ import time
 from array import array
 from collections.abc import Callable, Generator, Iterable, Sequence
 from contextlib import AbstractContextManager, closing, nullcontext
-from types import TracebackType
 from typing import IO, Any, Protocol, overload
 
 from ..errors import PackFailed
@@ -143,12 +142,7 @@ class _WriterThread:
     def __enter__(self) -> _WriterThread:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         self.queue.put(None)
         self.thread.join()
         if exc_type is None and self.error is not None:

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 
 from ..errors import PackFailed, RecordIOError
 from ..format import recordio
@@ -379,12 +378,7 @@ class ForkedPool:
     def __enter__(self) -> ForkedPool:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is None:
             for fd in self.tasks:
                 _send(fd, [])  # the empty message: stop
