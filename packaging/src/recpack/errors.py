@@ -4,7 +4,7 @@ Each class carries the exit code `recpack` ends with (cli/main.py maps them in o
 mistake (an unknown option, a value out of range) is argparse's own error and exits 2.
 """
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130  # a usage mistake: argparse exits 2
 
 
 class RecpackError(Exception):
