@@ -9,15 +9,17 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .. import defaults
 
+if TYPE_CHECKING:  # Protocol classes cost start-up time; only the type checker needs them
+    from typing import Protocol
 
-class Arguments(Protocol):
-    """An ArgumentParser or one of its argument groups."""
+    class Arguments(Protocol):
+        """An ArgumentParser or one of its argument groups."""
 
-    def add_argument(self, *name_or_flags: str, **kwargs: Any) -> argparse.Action: ...
+        def add_argument(self, *name_or_flags: str, **kwargs: Any) -> argparse.Action: ...
 
 
 # --- types ---------------------------------------------------------------------------------------

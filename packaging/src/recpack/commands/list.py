@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from .. import defaults
 from ..cli.options import (
-    Arguments,
     add_classes,
     add_exts,
     add_seed,
@@ -17,6 +17,9 @@ from ..cli.options import (
 )
 from ..cli.output import warn
 from ..errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from ..cli.options import Arguments
 
 DESCRIPTION = (
     "Write image lists (PREFIX.lst, or PREFIX_train/_val/_test.lst) and "

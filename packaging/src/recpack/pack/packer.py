@@ -15,7 +15,7 @@ import time
 from array import array
 from collections.abc import Callable, Generator, Iterable, Sequence
 from contextlib import AbstractContextManager, closing, nullcontext
-from typing import IO, Any, Protocol, overload
+from typing import IO, TYPE_CHECKING, Any, overload
 
 from ..errors import PackFailed
 from ..files.atomic import AtomicOutputs
@@ -32,6 +32,16 @@ from .workers import (
     serial_results,
     spawned_results,
 )
+
+if TYPE_CHECKING:  # Protocol classes cost start-up time; only the type checker needs them
+    from typing import Protocol
+
+    class _RecordWriter(Protocol):
+        def writelines(self, pieces: Iterable[Piece], /) -> None: ...
+
+    class _Progress(Protocol):
+        def update(self, n: float | None = ..., /) -> object: ...
+
 
 SKIPPED_SUFFIX = ".skipped.tsv"
 
@@ -105,10 +115,6 @@ def find_lists(prefix: str) -> list[str]:
     return found
 
 
-class _RecordWriter(Protocol):
-    def writelines(self, pieces: Iterable[Piece], /) -> None: ...
-
-
 class _WriterThread:
     """Writes the .rec from a second thread: with --pass-through the parent's copy of each file is the
     bottleneck, and the write into the page cache (which releases the GIL) can overlap the next file's
@@ -147,10 +153,6 @@ class _WriterThread:
         self.thread.join()
         if exc_type is None and self.error is not None:
             raise self.error
-
-
-class _Progress(Protocol):
-    def update(self, n: float | None = ..., /) -> object: ...
 
 
 class _NoProgress:
