@@ -75,13 +75,14 @@ def _empty_work_dir(settings: PipelineSettings) -> str:
     return work
 
 
-def _list(
+def _list_pack_verify(
     root: str,
     prefix: str,
     settings: PipelineSettings,
     say: Callable[[str], None],
     warn: Callable[[str], None],
 ) -> None:
+    """PREFIX_train.rec and PREFIX_val.rec from the dataset under ROOT, read back and checked."""
     say(f"==> listing {root}")
     dataset = discover(root, classes=list(settings.classes))
     for message in dataset.warnings:
@@ -95,15 +96,6 @@ def _list(
         raise CloudError(
             "train ratio 1.0 leaves no validation images; the training job needs both channels"
         )
-
-
-def _pack_and_verify(
-    root: str,
-    prefix: str,
-    settings: PipelineSettings,
-    say: Callable[[str], None],
-    warn: Callable[[str], None],
-) -> None:
     say("==> packing")
     options = PackOptions(resize=settings.resize, quality=settings.quality)
     pack_lists(prefix, root, options, workers=settings.workers, report=say, warn=warn)
@@ -127,8 +119,7 @@ def run_pipeline(
     extract_archive(archive, os.path.join(work, "extracted"))
     root = find_dataset_root(os.path.join(work, "extracted"))
     prefix = os.path.join(work, "out", archive_stem(key))
-    _list(root, prefix, settings, say, warn)
-    _pack_and_verify(root, prefix, settings, say, warn)
+    _list_pack_verify(root, prefix, settings, say, warn)
     say("==> uploading")
     return upload(
         prefix,
