@@ -144,16 +144,17 @@ def _record_label(entry: ListEntry, pack_label: bool):
 
 
 def _pack_one(entry: ListEntry, check_only: bool = False):
-    """(framed record bytes, None, w, h) or (None, reason, 0, 0) for one list entry; with `check_only`
-    (pass-through in a worker) (b"", None, w, h) once the file is known to be whole: the parent copies it."""
+    """(framed record bytes, note, w, h) or (None, reason, 0, 0) for one list entry; with `check_only`
+    (pass-through in a worker) (b"", note, w, h) once the file is known to be whole: the parent copies
+    it. The note is what the decoder warned about a packed file, or None."""
     try:
         path = os.path.join(_worker_root, entry.path)
         if check_only:
-            width, height = check_pass_through(path)
-            return b"", None, width, height
-        data, width, height = transform(path, _worker_options)
+            width, height, notes = check_pass_through(path)
+            return b"", "; ".join(notes) or None, width, height
+        data, width, height, notes = transform(path, _worker_options)
         payload = recordio.pack(_record_label(entry, _worker_pack_label), entry.index, data)
-        return recordio.encode_record(payload), None, width, height
+        return recordio.encode_record(payload), "; ".join(notes) or None, width, height
     except BadImage as exc:
         return None, str(exc), 0, 0
     except recordio.RecordIOError as exc:
@@ -179,11 +180,12 @@ def _copy_file(entry: ListEntry, width: int, height: int):
 
 
 _RESULT = struct.Struct("<qIIBI")  # position, width, height, kind, body length; kind is one of:
-_REASON, _RECORD, _COPY = (
+_REASON, _RECORD, _COPY, _NOTE = (
     0,
     1,
     2,
-)  # a skip reason follows, the framed record follows, the parent copies the file
+    3,
+)  # a skip reason follows, the framed record follows, the parent copies the file, a warning follows
 _CHUNK = 4  # entries per task: small, so one slow image holds back little of the ordered output
 
 
@@ -258,6 +260,9 @@ def _serve(tasks: int, results: int) -> None:
                 body = reason.encode("utf-8", "replace")
                 message.append(_RESULT.pack(position, 0, 0, _REASON, len(body)))
             else:
+                if reason:  # a warning about a file that is packed: it precedes the result
+                    note = reason.encode("utf-8", "replace")
+                    message += [_RESULT.pack(position, 0, 0, _NOTE, len(note)), note]
                 body = framed
                 message.append(
                     _RESULT.pack(
@@ -357,6 +362,7 @@ class _Workers:
         window = workers * _CHUNK * 4
         in_flight = [0] * workers
         done: dict[int, tuple] = {}
+        notes: dict[int, str] = {}
         sent = returned = 0
         selector = selectors.DefaultSelector()
         for number, fd in enumerate(self.results):
@@ -385,6 +391,8 @@ class _Workers:
                     result = done.pop(returned)
                     if result[0] is None and result[1] is None:
                         result = _copy_file(entries[returned], result[2], result[3])
+                    if returned in notes and result[0] is not None:
+                        result = (result[0], notes.pop(returned), *result[2:])
                     yield result
                     returned += 1
                     feed()
@@ -399,6 +407,9 @@ class _Workers:
                         position, width, height, kind, length = _RESULT.unpack_from(message, offset)
                         offset += _RESULT.size + length
                         body = view[offset - length : offset]  # no copy of the record
+                        if kind == _NOTE:
+                            notes[position] = str(body, "utf-8")
+                            continue
                         if kind == _RECORD:
                             done[position] = (body, None, width, height)
                         elif kind == _COPY:
@@ -621,6 +632,8 @@ def pack_lists(
                             result.skipped.append(skipped)
                             warn(f"skipped {entry.path} (index {entry.index}): {reason}")
                             continue
+                        if reason:
+                            warn(f"{entry.path} (index {entry.index}): {reason}")
                         idx.write(f"{entry.index}\t{result.bytes}\n")
                         pieces = (
                             framed if isinstance(framed, list) else (framed,)
