@@ -326,6 +326,52 @@ def _unidentified_reason(path: str) -> str:
     return jpeg_variant_reason(frame) or "corrupt JPEG header (Pillow cannot parse it)"
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _open_image(path: str) -> Image.Image:
+    """_open(), and for a PNG that Pillow refuses because an ancillary chunk (text, time, ...) has a
+    bad checksum: the PNG without that chunk, with a warning. libpng, and so OpenCV and im2rec, drop
+    such a chunk with a warning; the pixels are intact."""
+    try:
+        return _open(path)[0]
+    except BadImage:
+        repaired = _png_without_bad_ancillary_chunks(path)
+        if repaired is None:
+            raise
+    warnings.warn("an ancillary PNG chunk with a bad checksum was ignored", stacklevel=2)
+    return _pil().open(io.BytesIO(repaired))
+
+
+def _png_without_bad_ancillary_chunks(path: str) -> bytes | None:
+    """The PNG at `path` without its ancillary chunks whose CRC is wrong; None if it is no PNG or has
+    none. Critical chunks (IHDR, PLTE, IDAT, IEND) are kept whatever their CRC: Pillow judges them."""
+    import zlib
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    kept, position, dropped = [data[:8]], 8, False
+    while position + 12 <= len(data):
+        end = position + 12 + int.from_bytes(data[position : position + 4], "big")
+        if end > len(data):
+            break
+        ancillary = data[position + 4] & 0x20  # a lower-case first letter
+        if ancillary and zlib.crc32(data[position + 4 : end - 4]) != int.from_bytes(
+            data[end - 4 : end], "big"
+        ):
+            dropped = True
+        else:
+            kept.append(data[position:end])
+        position = end
+    kept.append(data[position:])
+    return b"".join(kept) if dropped else None
+
+
 def _read_whole(path: str) -> bytes:
     try:
         with open(path, "rb", buffering=0) as f:
@@ -366,21 +412,15 @@ def _decode_jpeg(
 
 
 def _jpeg_failure(codec, source: bytes, pixel_format: str, scaled: dict, message: str) -> None:
-    """After a strict decode failed: None for a header warning (Pillow decodes those files), else
-    BadImage saying whether the scan data is damaged (libjpeg warned and filled in what it lost) or
-    the file cannot be decoded at all. The second decode happens only here, for failed files."""
+    """After a strict decode failed: BadImage when libjpeg decoded the scan with a warning (it filled
+    in what it lost: damaged or truncated data). None, for Pillow to decode or refuse, when the header
+    is what failed (a warning about an unknown JFIF version; a layout TurboJPEG refuses though libjpeg
+    reads it, such as subsampled CMYK) or the decode failed outright. Only failed files get here."""
     try:
         codec.decode_jpeg_header(source, strict=True)
-    except ValueError:
-        try:
-            codec.decode_jpeg_header(source, strict=False)
-        except ValueError as exc:
-            raise BadImage(f"corrupt JPEG header ({exc})") from None
-        return None
-    try:
         codec.decode_jpeg(source, pixel_format, strict=False, **scaled)
-    except ValueError as exc:
-        raise BadImage(f"corrupt JPEG data ({exc})") from None
+    except ValueError:
+        return None
     if message.startswith(_JPEG_EOF):
         raise BadImage(f"truncated JPEG data (libjpeg: {message})")
     raise BadImage(f"damaged JPEG data (libjpeg: {message})")
@@ -506,7 +546,7 @@ def _noting_warnings(function, *args):
 
 
 def _transform(path: str, options: PackOptions) -> tuple[bytes, int, int]:
-    image, _ = _open(path)
+    image = _open_image(path)
     with image:
         width, height = image.size
         orientation = opencv_orientation(image) if options.color != -1 else 1

@@ -633,7 +633,7 @@ def pack_lists(
                             warn(f"skipped {entry.path} (index {entry.index}): {reason}")
                             continue
                         if reason:
-                            warn(f"{entry.path} (index {entry.index}): {reason}")
+                            warn(f"{entry.path} (index {entry.index}): packed; Pillow: {reason}")
                         idx.write(f"{entry.index}\t{result.bytes}\n")
                         pieces = (
                             framed if isinstance(framed, list) else (framed,)
