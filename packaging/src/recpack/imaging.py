@@ -349,6 +349,9 @@ def _png_without_bad_ancillary_chunks(path: str) -> bytes | None:
     import zlib
 
     try:
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode) or status.st_size > _WHOLE_FILE_READ_MAX:
+            return None  # never read a FIFO (it would block) or a huge file twice
         with open(path, "rb") as f:
             data = f.read()
     except OSError:
