@@ -22,12 +22,17 @@ import os
 import stat
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from types import ModuleType
+from typing import TYPE_CHECKING, TypeVar
 
 from .errors import RecpackError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from PIL import Image
+
+T = TypeVar("T")
 
 _IMAGE = None  # PIL.Image once loaded: the packing parent, listing and --help never need Pillow
 _TRANSPOSE_FOR_ORIENTATION: dict = {}
@@ -67,11 +72,11 @@ def preload() -> None:
 _SIMPLEJPEG = None
 
 
-def _jpeg_codec():
+def _jpeg_codec() -> ModuleType:
     """simplejpeg (libjpeg-turbo), imported on first use: it brings numpy, ~0.1 s."""
     global _SIMPLEJPEG
     if _SIMPLEJPEG is None:
-        import simplejpeg
+        import simplejpeg  # type: ignore[import-untyped]
 
         _SIMPLEJPEG = simplejpeg
     return _SIMPLEJPEG
@@ -404,7 +409,8 @@ def _decode_jpeg(
     try:
         pixels = codec.decode_jpeg(source, pixel_format, strict=True, **scaled)
     except ValueError as exc:
-        return _jpeg_failure(codec, source, pixel_format, scaled, str(exc))
+        _jpeg_failure(codec, source, pixel_format, scaled, str(exc))  # raises for damaged data
+        return None
     if pixels.shape[1::-1] != expected:
         return None
     Image = _pil()
@@ -414,7 +420,9 @@ def _decode_jpeg(
     return Image.frombuffer(mode, expected, pixels, "raw", mode, 0, 1)
 
 
-def _jpeg_failure(codec, source: bytes, pixel_format: str, scaled: dict, message: str) -> None:
+def _jpeg_failure(
+    codec: ModuleType, source: bytes, pixel_format: str, scaled: dict, message: str
+) -> None:
     """After a strict decode failed: BadImage when libjpeg decoded the scan with a warning (it filled
     in what it lost: damaged or truncated data). None, for Pillow to decode or refuse, when the header
     is what failed (a warning about an unknown JFIF version; a layout TurboJPEG refuses though libjpeg
@@ -423,7 +431,7 @@ def _jpeg_failure(codec, source: bytes, pixel_format: str, scaled: dict, message
         codec.decode_jpeg_header(source, strict=True)
         codec.decode_jpeg(source, pixel_format, strict=False, **scaled)
     except ValueError:
-        return None
+        return
     if message.startswith(_JPEG_EOF):
         raise BadImage(f"truncated JPEG data (libjpeg: {message})")
     raise BadImage(f"damaged JPEG data (libjpeg: {message})")
@@ -538,7 +546,7 @@ def transform(path: str, options: PackOptions) -> tuple[bytes, int, int, tuple[s
     return data, width, height, notes
 
 
-def _noting_warnings(function, *args):
+def _noting_warnings(function: Callable[..., T], *args: object) -> tuple[T, tuple[str, ...]]:
     """(function(*args), the distinct messages of the warnings it raised); a decompression bomb
     warning stays an error."""
     with warnings.catch_warnings(record=True) as caught:
