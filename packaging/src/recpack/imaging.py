@@ -306,8 +306,11 @@ def jpeg_variant_reason(frame: JpegFrame) -> str | None:
     process = _SOF_DCT.get(frame.sof) or _SOF_OTHER.get(frame.sof)
     if not frame.sof:
         return "corrupt JPEG header (no frame header before the image data)"
+    lossless = bool(process) and "lossless" in str(process)
+    if frame.components == 0 or frame.precision not in (range(2, 17) if lossless else (8, 12)):
+        return f"corrupt JPEG header ({frame.precision}-bit samples, {frame.components} components)"
     if frame.precision != 8:
-        kind = "lossless JPEG" if process and "lossless" in process else "JPEG"
+        kind = "lossless JPEG" if lossless else "JPEG"
         return f"{frame.precision}-bit {kind} not supported (8-bit samples only, as in OpenCV)"
     if frame.sof in _SOF_OTHER and frame.sof != 0xC3:
         return f"{process} JPEG not supported by libjpeg"
