@@ -177,19 +177,23 @@ def _convert_colour(image: Image.Image, color: int, encoding: str) -> Image.Imag
     return image
 
 
+def _regular_file_size(path: str) -> int:
+    status = os.stat(path)
+    if stat.S_ISDIR(status.st_mode):
+        raise BadImage("is a folder, not a file")
+    if not stat.S_ISREG(status.st_mode):
+        raise BadImage(
+            "not a regular file (a device, pipe or socket)"
+        )  # reading a FIFO would block
+    if status.st_size == 0:
+        raise BadImage("empty file")
+    return status.st_size
+
+
 def _open(path: str) -> tuple[Image.Image, int]:
     Image = _pil()
     try:
-        status = os.stat(path)
-        if stat.S_ISDIR(status.st_mode):
-            raise BadImage("is a folder, not a file")
-        if not stat.S_ISREG(status.st_mode):
-            raise BadImage(
-                "not a regular file (a device, pipe or socket)"
-            )  # reading a FIFO would block
-        size = status.st_size
-        if size == 0:
-            raise BadImage("empty file")
+        size = _regular_file_size(path)
         image = Image.open(path)
         # One read and one decoder call for the whole file instead of 64 KB pieces, each re-joined
         # with the last one's leftover: ~2% of an image's time. Capped, so a huge file is still streamed.

@@ -189,6 +189,16 @@ _REASON, _RECORD, _COPY, _NOTE = (
 _CHUNK = 4  # entries per task: small, so one slow image holds back little of the ordered output
 
 
+def _noted(result: tuple, note: str | None) -> tuple:
+    """A packed result with the worker's note (what Pillow warned about the file) in its second slot."""
+    return (result[0], note, *result[2:]) if note and result[0] is not None else result
+
+
+def _warn_note(warn: Callable[[str], None], entry: ListEntry, note: str | None) -> None:
+    if note:
+        warn(f"{entry.path} (index {entry.index}): packed; Pillow: {note}")
+
+
 def _keep_freed_memory() -> None:
     """Let glibc keep freed image buffers (up to 64 MB) for the next image instead of unmapping or
     trimming them: otherwise every image pays ~120 page faults, ~7% of a worker's CPU. 64 rather than
@@ -391,9 +401,7 @@ class _Workers:
                     result = done.pop(returned)
                     if result[0] is None and result[1] is None:
                         result = _copy_file(entries[returned], result[2], result[3])
-                    if returned in notes and result[0] is not None:
-                        result = (result[0], notes.pop(returned), *result[2:])
-                    yield result
+                    yield _noted(result, notes.pop(returned, None))
                     returned += 1
                     feed()
                     continue
@@ -632,8 +640,7 @@ def pack_lists(
                             result.skipped.append(skipped)
                             warn(f"skipped {entry.path} (index {entry.index}): {reason}")
                             continue
-                        if reason:
-                            warn(f"{entry.path} (index {entry.index}): packed; Pillow: {reason}")
+                        _warn_note(warn, entry, reason)
                         idx.write(f"{entry.index}\t{result.bytes}\n")
                         pieces = (
                             framed if isinstance(framed, list) else (framed,)
