@@ -35,8 +35,8 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: setup ## Run the workshop pipeline end to end on a local AWS emulator (no AWS account)
-	$(PYTHON) -m demo
+demo: setup ## Run the workshop pipeline end to end on a local AWS emulator (no AWS account; ARGS="--work DIR" keeps the files)
+	$(PYTHON) -m demo $(ARGS)
 
 test: setup ## Run every test (what CI runs)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)

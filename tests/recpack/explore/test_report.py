@@ -216,7 +216,7 @@ def test_rerun_replaces_the_earlier_thumbnails(folder_dataset, tmp_path):
         (["explore", "{tmp}/nowhere"], "recpack: error: ROOT '{tmp}/nowhere' does not exist"),
         (
             ["explore", "{root}", "--out", "{tmp}/file.txt"],
-            "recpack: error: --out '{tmp}/file.txt' exists and is not a folder",
+            "recpack: error: --out '{tmp}/file.txt' is a file, not a folder; name a folder",
         ),
     ],
 )

@@ -53,7 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--work-dir",
         default=defaults.PIPELINE_WORK_DIR,
-        help=f"scratch folder, emptied first (default: ./{defaults.PIPELINE_WORK_DIR})",
+        help="scratch folder: a new or empty one, or one an earlier run made (recpack marks "
+        "it and clears only what it wrote there); a folder holding other files is refused "
+        f"(default: ./{defaults.PIPELINE_WORK_DIR})",
     )
 
 
