@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -69,8 +70,8 @@ def packaging_stand_in(emulator, bucket: str, stop: threading.Event) -> threadin
                         bucket,
                         "--source-key",
                         keys[0],
-                        "--work-dir",
-                        str(Path(os.environ.get("TMPDIR", "/tmp")) / f"smoke-{bucket}"),
+                        "--work-dir",  # a new folder: recpack refuses one it did not make
+                        tempfile.mkdtemp(prefix=f"smoke-{bucket}-"),
                     ],
                     env=env,
                     capture_output=True,
