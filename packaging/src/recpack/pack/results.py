@@ -17,6 +17,7 @@ class Kind(enum.Enum):
     SKIPPED = 0  # `reason` says why; nothing is written
     RECORD = 1  # `pieces` are the record's bytes as they go into the .rec
     COPY = 2  # pass-through: a worker checked the file, the parent reads and frames it
+    FAULT = 3  # the machine failed (image.faults): `reason` says how; the run stops
 
 
 class ImageResult(NamedTuple):
@@ -43,6 +44,10 @@ class ImageResult(NamedTuple):
     @classmethod
     def skipped(cls, reason: str) -> ImageResult:
         return cls(Kind.SKIPPED, (), reason)
+
+    @classmethod
+    def fault(cls, reason: str) -> ImageResult:
+        return cls(Kind.FAULT, (), reason)
 
     @property
     def size(self) -> int:
