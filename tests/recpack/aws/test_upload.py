@@ -8,6 +8,7 @@ import pytest
 from recpack.aws.upload import upload
 from recpack.cli import main
 from recpack.errors import CloudError
+from recpack.format import recordio
 
 from .conftest import BUCKET, keys
 
@@ -152,3 +153,29 @@ def test_a_stored_object_that_differs_from_the_file_is_reported(
     with pytest.raises(CloudError, match="the upload was corrupted"):
         upload(prefix, BUCKET, say=lambda line: None)
     assert "manifest.json" not in keys(s3)
+
+
+# --- channels that cannot train -------------------------------------------------------------------
+
+
+def test_a_train_channel_without_a_class_is_refused_before_any_upload(
+    s3, tmp_path, capsys, fake_channels
+):
+    prefix = fake_channels(tmp_path, 1, 2)  # one train record: label 0 only, of classes 0 and 1
+    assert main(["upload", prefix, "--bucket", BUCKET]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"{prefix}_train.rec has no record of 1 of the 2 classes in {prefix}_labels.tsv: 1 (B)"
+        in err
+    )
+    assert keys(s3) == []
+
+
+def test_labels_outside_the_label_map_are_refused(s3, tmp_path, capsys, fake_channels):
+    prefix = fake_channels(tmp_path, 4, 2)
+    with open(prefix + "_val.rec", "ab") as rec:
+        recordio.RecordWriter(rec).write(recordio.pack(7.0, 99, b"payload"))
+    assert main(["upload", prefix, "--bucket", BUCKET]) == 1
+    err = capsys.readouterr().err
+    assert f"{prefix}_val.rec holds labels 7, outside the label map" in err
+    assert "(labels 0..1)" in err and keys(s3) == []

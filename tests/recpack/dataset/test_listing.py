@@ -176,7 +176,7 @@ def test_symlink_loops_are_skipped_with_a_warning(tmp_path, recpack):
     (root / "wren").mkdir(parents=True)
     (root / "wren" / "1.jpg").write_bytes(b"x")
     os.symlink(root, root / "wren" / "loop")
-    result = recpack("list", tmp_path / "p", root)
+    result = recpack("list", tmp_path / "p", root, "--allow-single-class")
     assert "loops back" in result.stderr
     assert len(lines(tmp_path / "p.lst")) == 1
 
@@ -187,7 +187,7 @@ def test_non_utf8_file_names_are_skipped_with_a_warning(tmp_path, recpack):
     (root / "wren" / "ok.jpg").write_bytes(b"x")
     with open(os.path.join(os.fsencode(root / "wren"), b"bad\xff.jpg"), "wb") as f:
         f.write(b"x")
-    result = recpack("list", tmp_path / "p", root)
+    result = recpack("list", tmp_path / "p", root, "--allow-single-class")
     assert "not valid UTF-8" in result.stderr
     assert [line.split("\t")[2] for line in lines(tmp_path / "p.lst")] == ["wren/ok.jpg"]
 

@@ -48,7 +48,7 @@ def test_a_class_folder_replaced_by_a_file_stops_the_run(listed, tmp_path, capsy
     shutil.rmtree(root / "0772")
     (root / "0772").write_text("the folder is gone, a file took its name")
     capsys.readouterr()
-    assert main(["pack", str(prefix), str(root), "--workers", "2"]) == 1
+    assert main(["pack", str(prefix), str(root), "--workers", "2", "--min-size", "0"]) == 1
     err = capsys.readouterr().err
     assert one_error_line(err), err
     assert f"folder {root / '0772'} is not a folder" in err and f"ROOT {str(root)!r}" in err
@@ -69,7 +69,7 @@ def test_an_io_error_reading_an_image_stops_the_run(
 
     monkeypatch.setattr(builtins, "open", failing_open)  # forked workers inherit it
     capsys.readouterr()
-    code = main(["pack", str(prefix), str(root), "--workers", worker_count])
+    code = main(["pack", str(prefix), str(root), "--workers", worker_count, "--min-size", "0"])
     err = capsys.readouterr().err
     assert code == 1 and one_error_line(err), err
     assert "0794_0003.jpg: Input/output error (EIO)" in err
@@ -87,7 +87,7 @@ def test_running_out_of_memory_stops_the_run(listed, tmp_path, capsys, monkeypat
 
     monkeypatch.setattr(workers, "transform", transform)
     capsys.readouterr()
-    assert main(["pack", str(prefix), str(root), "--workers", "2"]) == 1
+    assert main(["pack", str(prefix), str(root), "--workers", "2", "--min-size", "0"]) == 1
     err = capsys.readouterr().err
     assert one_error_line(err) and "out of memory while packing 0842/0842_0001.jpg" in err, err
     assert no_output(tmp_path)
@@ -105,7 +105,7 @@ def test_too_many_open_files_stops_the_run(listed, tmp_path):
         "transform.preload()\n"
         "limit = len(os.listdir('/proc/self/fd')) + 2\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
-        f"sys.exit(main(['pack', {str(prefix)!r}, {str(root)!r}, '--workers', '1']))\n"
+        f"sys.exit(main(['pack', {str(prefix)!r}, {str(root)!r}, '--workers', '1', '--min-size', '0']))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 1 and one_error_line(result.stderr), result.stderr
@@ -174,7 +174,7 @@ def test_a_few_missing_files_among_found_ones_are_image_defects(listed, tmp_path
     os.remove(root / order[0])  # the very first, and one later: the folder is fine
     os.remove(root / order[5])
     capsys.readouterr()
-    assert main(["pack", str(prefix), str(root), "--workers", "2"]) == 0
+    assert main(["pack", str(prefix), str(root), "--workers", "2", "--min-size", "0"]) == 0
     err = capsys.readouterr().err
     assert f"skipped {order[0]}" in err and f"skipped {order[5]}" in err
     table = (tmp_path / "ds_train.skipped.tsv").read_text()

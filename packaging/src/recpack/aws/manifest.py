@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -45,6 +46,8 @@ class Channel:
     bytes: int
     sha256: str
     s3_checksum: str
+    # Records per label of the single-label records; multi-label records are not counted here.
+    labels: Counter[float] = field(default_factory=Counter)
 
     @property
     def key(self) -> str:

@@ -33,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "root", metavar="ROOT", help="folder holding the images (paths in lists are relative to it)"
     )
     add_list_options(parser.add_argument_group("listing options (im2rec names)"))
+    parser.add_argument(
+        "--allow-single-class",
+        action="store_true",
+        help="list a dataset of one class (a test set that is not trained on); training needs "
+        "at least 2 classes, so this is refused otherwise",
+    )
 
 
 def add_list_options(group: Arguments) -> None:
@@ -98,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         chunks=args.chunks,
         official=args.split == "official",
     )
-    outcome = write_lists(args.prefix, dataset, options)
+    outcome = write_lists(args.prefix, dataset, options, allow_single_class=args.allow_single_class)
     for message in outcome.warnings:
         warn(message)
     print(outcome.describe())

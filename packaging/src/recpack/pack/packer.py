@@ -17,6 +17,7 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from contextlib import AbstractContextManager, closing, nullcontext
 from typing import IO, TYPE_CHECKING, Any, overload
 
+from .. import defaults
 from ..errors import EnvironmentFault, PackFailed
 from ..files.atomic import AtomicOutputs
 from ..files.uncached import UncachedWriter
@@ -265,8 +266,10 @@ class _ListPacker:
         workers: int,
         fail_fast: bool,
         warn: Callable[[str], None],
+        training_side: int,
     ) -> None:
         self.root = root
+        self.training_side = training_side
         self.options = options
         self.workers = workers
         self.fail_fast = fail_fast
@@ -282,7 +285,9 @@ class _ListPacker:
     ) -> ListResult:
         stem = os.path.splitext(list_path)[0]
         self.writing = f"{stem}.rec and .idx"
-        result = ListResult(list_path, stem + ".rec", stem + ".idx")
+        result = ListResult(
+            list_path, stem + ".rec", stem + ".idx", training_side=self.training_side
+        )
         rec_file = outputs.open(result.rec_path, "wb", uncached=True)
         threaded = self.options.pass_through and pool is not None
         writer: AbstractContextManager[_RecordWriter] = (
@@ -309,7 +314,7 @@ class _ListPacker:
                     self.warn(f"{entry.path} (index {entry.index}): packed; Pillow: {image.note}")
                 idx.write(f"{entry.index}\t{result.bytes}\n")
                 rec.writelines(image.pieces)
-                result.add_record(image.size, image.width, image.height)
+                result.add_record(image.size, image.width, image.height, entry.path)
         missing.release()
         result.seconds = time.perf_counter() - started
         if result.records == 0:
@@ -374,16 +379,19 @@ def pack_lists(
     workers: int = 0,
     pack_label: bool = False,
     fail_fast: bool = False,
+    min_side: int = defaults.TRAINING_SIDE,
     report: Callable[[str], None] = print,
     warn: Callable[[str], None] = _to_stderr,
 ) -> list[ListResult]:
-    """Pack every list PREFIX names; nothing appears at a final path unless every list succeeded."""
+    """Pack every list PREFIX names; nothing appears at a final path unless every list succeeded.
+    Packed images with a side under `min_side` (the training shape; 0: unchecked) are warned
+    about, by count and first names."""
     _check_root(root)
     list_paths = find_lists(prefix)
     workers = workers or default_workers()
     configure(root, options, pack_label)  # before forking: the workers inherit these
     keep_freed_memory()  # the parent too: each result message (~120 KB) would otherwise be fresh pages
-    packer = _ListPacker(root, options, workers, fail_fast, warn)
+    packer = _ListPacker(root, options, workers, fail_fast, warn, min_side)
     try:
         with _pool(workers) as pool, AtomicOutputs() as outputs:
             # Every list is checked before any work.
@@ -397,4 +405,7 @@ def pack_lists(
         if not result.skipped and os.path.exists(stale):
             os.remove(stale)  # from an earlier run; this run skipped nothing
         report(result.summary())
+        small = result.small_warning()
+        if small:
+            warn(small)
     return results
