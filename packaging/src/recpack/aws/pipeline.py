@@ -104,10 +104,6 @@ def _list_pack_verify(
     for message in outcome.warnings:
         warn(message)
     say(outcome.describe())
-    if settings.train_ratio >= 1.0:
-        raise CloudError(
-            "train ratio 1.0 leaves no validation images; the training job needs both channels"
-        )
     say("==> packing")
     options = PackOptions(resize=settings.resize, quality=settings.quality)
     pack_lists(prefix, root, options, workers=settings.workers, report=say, warn=warn)
@@ -121,6 +117,11 @@ def run_pipeline(
     say: Callable[[str], None] = print,
     warn: Callable[[str], None] = print,
 ) -> Manifest:
+    if not 0 < settings.train_ratio < 1:
+        raise CloudError(
+            f"train ratio {settings.train_ratio:g} must be between 0 and 1 (exclusive): the "
+            "training job needs both a train and a validation channel"
+        )
     work = _prepare_work_dir(settings)  # a local mistake is found before any download
     s3 = s3_client(settings.endpoint_url)
     key = _archive_key(s3, settings)

@@ -13,7 +13,7 @@ from ..cli.options import (
     add_train_ratio,
     bounded_int,
     class_tokens,
-    ratio,
+    share,
 )
 from ..cli.output import warn
 from ..errors import EXIT_OK
@@ -50,7 +50,7 @@ def add_list_options(group: Arguments) -> None:
     )
     group.add_argument(
         "--test-ratio",
-        type=ratio,
+        type=share(one=False),
         default=defaults.TEST_RATIO,
         metavar="R",
         help=f"share for PREFIX_test.lst (default: {defaults.TEST_RATIO:g})",
