@@ -108,3 +108,20 @@ def test_pipeline_refuses_a_dataset_of_one_class_before_packing(s3, tmp_path, ca
     err = capsys.readouterr().err
     assert code == 1 and "recpack: error: only one class" in err
     assert not list((tmp_path / "w").rglob("*.rec")) and keys(s3, "train/") == []
+
+
+def test_a_missing_bucket_is_named_as_missing_not_as_a_connection_failure(s3, tmp_path, capsys):
+    assert main(["pipeline", "--bucket", "no-such-bucket", "--work-dir", str(tmp_path / "w")]) == 1
+    err = capsys.readouterr().err
+    assert "s3://no-such-bucket/raw/: the bucket does not exist" in err
+    code = main(
+        ["pipeline", "--bucket", "no-such-bucket", "--source-key", "raw/birds.zip",
+         "--work-dir", str(tmp_path / "w")]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "the bucket does not exist" in err and "connection" not in err
+    code = main(
+        ["pipeline", "--bucket", BUCKET, "--source-key", "raw/nothing.zip",
+         "--work-dir", str(tmp_path / "w")]
+    )  # fmt: skip
+    assert code == 1 and "no such object in the bucket" in capsys.readouterr().err
