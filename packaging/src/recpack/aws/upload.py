@@ -75,7 +75,7 @@ def local_channel(prefix: str, spec: ChannelSpec, key_prefix: str) -> Channel:
     """PREFIX's .rec for one channel, counted and checksummed, to go under `key_prefix`."""
     path = prefix + spec.file_suffix
     if not os.path.isfile(path):
-        raise CloudError(f"{path} not found; create it with 'recpack pack {prefix} ROOT'")
+        raise CloudError(f"{path} not found; {_how_to_make(prefix, spec)}")
     size = os.path.getsize(path)
     sha256, s3_checksum = file_checksums(path, part_size(size))
     records, labels = tally_records(path)
@@ -89,6 +89,19 @@ def local_channel(prefix: str, spec: ChannelSpec, key_prefix: str) -> Channel:
         s3_checksum,
         labels,
     )
+
+
+def _how_to_make(prefix: str, spec: ChannelSpec) -> str:
+    """The step that makes a missing channel file, judged from what PREFIX has so far."""
+    listing = f"'recpack list {prefix} ROOT --train-ratio 0.75'"
+    packing = f"'recpack pack {prefix} ROOT'"
+    if os.path.isfile(prefix + ".lst") or os.path.isfile(prefix + ".rec"):
+        return (
+            f"{prefix}.lst has no train/validation split: list again with {listing}, then {packing}"
+        )
+    if os.path.isfile(prefix + spec.file_suffix.replace(".rec", ".lst")):
+        return f"pack the lists first: {packing}"
+    return f"make it with {listing} and {packing}"
 
 
 def put_channel(s3: S3Client, bucket: str, channel: Channel) -> None:
