@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # The CDK CLI must find the virtualenv's python for `app` in cdk.json.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup demo test format synth diff deploy destroy bootstrap results bench
+.PHONY: help setup demo test format synth diff deploy destroy bootstrap results bench smoke
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ destroy: setup ## Delete every stack, and the bucket unless retainBucket is set
 
 bootstrap: setup ## Bootstrap CDK in the target account(s)
 	$(CDK) bootstrap $(CDK_ARGS)
+
+smoke: setup ## After a deploy, with AWS credentials: upload a tiny archive, wait for its manifest (STACK= REGION= TIMEOUT= FORCE=1)
+	$(PYTHON) tests/fidelity/smoke.py $(if $(STACK),--stack "$(STACK)") $(if $(REGION),--region "$(REGION)") $(if $(TIMEOUT),--timeout "$(TIMEOUT)") $(if $(FORCE),--force)
 
 results: setup ## Accuracy by epoch of a training job: make results JOB=<job name or report.json> [OUT=plot.png]
 	$(PYTHON) -m stacks.training.results "$(JOB)" $(if $(OUT),--out "$(OUT)") $(ARGS)

@@ -242,7 +242,7 @@ def measure(command: list[str], cwd: str | None = None, interval: float = TIMED_
 def _floor_worker(blobs, resize, quality, barrier, counter, ends, three_eighths):
     from PIL import Image
 
-    from recpack.imaging import _draft, dct_eighths, resample
+    from recpack.image.transform import _draft, dct_eighths, resample
 
     barrier.wait()
     cpu = time.process_time()
@@ -313,7 +313,7 @@ def compare(ours_rec: str, theirs_rec: str) -> dict:
     import cv2
     import numpy as np
 
-    from recpack import recordio
+    from recpack.format import recordio
 
     def load(path):
         out = {}
@@ -430,7 +430,7 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from recpack.im2rec_engine import im2rec_script
+    from recpack.pack.im2rec_engine import im2rec_script
 
     im2rec = im2rec_script()
     recpack = os.path.join(BIN, "recpack")

@@ -25,22 +25,22 @@ import bench_pack  # noqa: E402  (the corpus and list helpers)
 STAGES = [
     (
         "decode (libjpeg-turbo, DCT-scaled)",
-        ("_load (recpack/imaging.py", "jpeg_read_scanlines", "ImagingJpegDecode"),
+        ("_load (recpack/image/transform.py", "jpeg_read_scanlines", "ImagingJpegDecode"),
     ),
     (
         "resize (Pillow, nearest after DCT scaling)",
-        ("ImagingResample", "ImagingTransform", "resample (recpack/imaging.py"),
+        ("ImagingResample", "ImagingTransform", "resample (recpack/image/transform.py"),
     ),
-    ("encode (libjpeg-turbo, q95)", ("ImagingJpegEncode", "_encode (recpack/imaging.py")),
-    ("EXIF orientation", ("opencv_orientation (recpack/imaging.py",)),
-    ("open file, parse JPEG header", ("_open (recpack/imaging.py",)),
+    ("encode (libjpeg-turbo, q95)", ("ImagingJpegEncode", "_encode (recpack/image/transform.py")),
+    ("EXIF orientation", ("opencv_orientation (recpack/image/transform.py",)),
+    ("open file, parse JPEG header", ("_open (recpack/image/transform.py",)),
     ("RecordIO framing", ("recordio.py",)),
     (
         "IPC (pipes, task pickles)",
-        ("_send (recpack/pack.py", "_receive (recpack/pack.py", "pickle"),
+        ("_send (recpack/pack/workers.py", "_receive (recpack/pack/workers.py", "pickle"),
     ),
     ("waiting for results (epoll)", ("select (selectors.py",)),
-    ("write .rec/.idx, commit", ("write", "commit (recpack/atomic.py", "rename")),
+    ("write .rec/.idx, commit", ("write", "commit (recpack/files/atomic.py", "rename")),
     ("start-up (imports, fork)", ("_find_and_load", "_call_with_frames_removed", "preload")),
 ]
 
@@ -50,7 +50,7 @@ def summarise(raw_path: str) -> str:
     with open(raw_path) as f:
         for line in f:
             stack, count = line.rstrip("\n").rsplit(" ", 1)
-            role = "workers" if "_serve (recpack/pack.py" in stack else "parent"
+            role = "workers" if "_serve (recpack/pack/workers.py" in stack else "parent"
             stage = next((name for name, keys in STAGES if any(k in stack for k in keys)), "other")
             samples[role] += int(count)
             by_stage[(role, stage)] += int(count)

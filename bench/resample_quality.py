@@ -49,7 +49,7 @@ def im2rec_method(data: bytes, size: tuple[int, int]) -> bytes:
 def after_dct_decode(data: bytes, size: tuple[int, int], method) -> bytes:
     from PIL import Image
 
-    from recpack import imaging
+    from recpack.image import transform as imaging
 
     image = Image.open(io.BytesIO(data))
     width, height = image.size
@@ -64,7 +64,7 @@ def compare(blobs: list[bytes]) -> dict[str, list[float]]:
     import cv2
     from PIL import Image
 
-    from recpack import imaging
+    from recpack.image import transform as imaging
 
     options = imaging.PackOptions(resize=256, quality=95)
     methods = {

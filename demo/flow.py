@@ -94,7 +94,7 @@ def exploration_summary(dataset: Path, out: Path) -> str:
     )
     if completed.returncode == 0:
         return completed.stdout.strip()
-    from recpack.listing import discover
+    from recpack.dataset.discovery import discover
 
     found = discover(str(dataset / "images"))
     counts = {c.label: 0 for c in found.classes}

@@ -189,7 +189,8 @@ class WorkshopStack(cdk.Stack):
         self._add_outputs()
 
     def _grant_packaging_access(self) -> None:
-        """The build reads the uploaded archive, replaces the channels and writes the manifest."""
+        """The build reads the uploaded archive, replaces the channels and writes (never reads) the
+        manifest."""
         storage, prefixes = self.storage, self.settings.prefixes
         build = self.packaging.bucket_access
         channels = [prefixes.train, prefixes.validation]
@@ -210,7 +211,7 @@ class WorkshopStack(cdk.Stack):
             reason="recpack upload replaces the .rec files under {prefix} (names follow the "
             "archive) and deletes stale ones, so SageMaker finds exactly one file per channel.",
         )
-        storage.grant_object(build, READ + PUT, self.settings.manifest_key, sid="WriteManifest")
+        storage.grant_object(build, PUT, self.settings.manifest_key, sid="WriteManifest")
 
     def _grant_training_access(self) -> None:
         """SageMaker reads the channels and writes the model; Prepare reads the manifest; Report

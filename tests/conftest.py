@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from recpack import recordio
+from recpack.format import recordio
 
 
 def _fake_channels(folder, train_records, val_records, payload_size=64):

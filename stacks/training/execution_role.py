@@ -28,17 +28,15 @@ class TrainingExecutionRole(Construct):
             "Policy",
             statements=[
                 iam.PolicyStatement(
+                    # Log-group-level actions are authorized on the group ARN ending ':*'; the
+                    # bare ARN allows none of them (tests/fidelity found this).
                     sid="CreateTrainingLogGroup",
-                    actions=["logs:CreateLogGroup"],
-                    resources=[log_group_arn],
+                    actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+                    resources=[f"{log_group_arn}:*"],
                 ),
                 iam.PolicyStatement(
                     sid="WriteTrainingLogs",
-                    actions=[
-                        "logs:CreateLogStream",
-                        "logs:PutLogEvents",
-                        "logs:DescribeLogStreams",
-                    ],
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                     resources=[f"{log_group_arn}:log-stream:*"],
                 ),
                 iam.PolicyStatement(
@@ -66,6 +64,12 @@ class TrainingExecutionRole(Construct):
             ],
         )
         self.role.attach_inline_policy(self.policy)
+        acknowledge_wildcard(
+            self.policy,
+            f"{log_group_arn}:*",
+            "CreateLogGroup and DescribeLogStreams of SageMaker's fixed training log group: CloudWatch "
+            "Logs authorizes log-group actions on the group ARN ending ':*' only.",
+        )
         acknowledge_wildcard(
             self.policy,
             f"{log_group_arn}:log-stream:*",

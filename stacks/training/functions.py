@@ -159,9 +159,8 @@ class TrainingFunctions(Construct):
         acknowledge(
             policy,
             "AwsSolutions-IAM5[Resource::*]",
-            "servicequotas:ListServiceQuotas, ListAWSDefaultServiceQuotas, "
-            "ListRequestedServiceQuotaChangeHistoryByQuota and sagemaker:ListTrainingJobs support "
-            "no resource-level permissions; all are read-only.",
+            "servicequotas:ListServiceQuotas, ListAWSDefaultServiceQuotas and "
+            "sagemaker:ListTrainingJobs support no resource-level permissions; all are read-only.",
         )
         acknowledge_wildcard(
             policy,
@@ -177,9 +176,10 @@ class TrainingFunctions(Construct):
         policy = add_statements(
             _role(role),
             iam.PolicyStatement(
+                # Authorized on the group ARN ending ':*', not the bare ARN (tests/fidelity).
                 sid="FindTrainingLogStreams",
                 actions=["logs:DescribeLogStreams"],
-                resources=[training_logs],
+                resources=[f"{training_logs}:*"],
             ),
             iam.PolicyStatement(
                 sid="ReadTrainingLogs", actions=["logs:GetLogEvents"], resources=[own_streams]
@@ -189,6 +189,12 @@ class TrainingFunctions(Construct):
                 actions=["sagemaker:DescribeTrainingJob"],
                 resources=[own_jobs],
             ),
+        )
+        acknowledge_wildcard(
+            policy,
+            f"{training_logs}:*",
+            "DescribeLogStreams of SageMaker's training log group, authorized on the group ARN "
+            "ending ':*' only; the call filters by this stack's job name.",
         )
         acknowledge_wildcard(
             policy,
@@ -207,14 +213,12 @@ class TrainingFunctions(Construct):
         policy = add_statements(
             _role(role),
             iam.PolicyStatement(
-                sid="FindOpenQuotaRequests",
-                # No resource-level permissions for this action (acknowledged with the lookup).
-                actions=["servicequotas:ListRequestedServiceQuotaChangeHistoryByQuota"],
-                resources=["*"],
-            ),
-            iam.PolicyStatement(
+                # Both are authorized on the quota's ARN (<service>/<quota code>).
                 sid="RequestSageMakerQuotaIncrease",
-                actions=["servicequotas:RequestServiceQuotaIncrease"],
+                actions=[
+                    "servicequotas:ListRequestedServiceQuotaChangeHistoryByQuota",
+                    "servicequotas:RequestServiceQuotaIncrease",
+                ],
                 resources=[quotas],
             ),
         )

@@ -319,11 +319,13 @@ class TrainingStateMachine(Construct):
         own_jobs = training_job_arn(self, f"{job_name_prefix}*")
         for statement in (
             iam.PolicyStatement(
+                # ListTags: part of the policy AWS documents for createTrainingJob.sync (sagemaker-iam).
                 sid="RunOwnTrainingJobs",
                 actions=[
                     "sagemaker:CreateTrainingJob",
                     "sagemaker:DescribeTrainingJob",
                     "sagemaker:StopTrainingJob",
+                    "sagemaker:ListTags",
                 ],
                 resources=[own_jobs],
             ),

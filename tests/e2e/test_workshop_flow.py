@@ -229,7 +229,7 @@ def test_prepare_fails_clearly_without_quota(run):
 def test_multipart_upload_of_a_several_part_channel_through_the_emulator(
     emulator, tmp_path, monkeypatch, fake_channels
 ):
-    from recpack.cloud import upload
+    from recpack.aws.upload import upload
 
     prefix = fake_channels(tmp_path, 260, 3, payload_size=80_000)
     s3 = boto3.client("s3", endpoint_url=emulator.endpoint, region_name=flow.REGION)
@@ -311,11 +311,11 @@ def test_injected_errors_against_the_emulator_are_retried(
 
     import botocore.exceptions
 
-    from recpack import cloud
+    from recpack.aws import upload as upload_module
 
     prefix = fake_channels(tmp_path, 250, 3, payload_size=80_000)
     failures = {"UploadPart": 2, "HeadObject": 1}
-    real_client = cloud.s3_client
+    real_client = upload_module.s3_client
 
     def flaky_client(endpoint_url=None):
         client = real_client(endpoint_url)
@@ -329,10 +329,10 @@ def test_injected_errors_against_the_emulator_are_retried(
         client.meta.events.register("before-send.s3", drop)
         return client
 
-    monkeypatch.setattr(cloud, "s3_client", flaky_client)
+    monkeypatch.setattr(upload_module, "s3_client", flaky_client)
     s3 = boto3.client("s3", endpoint_url=emulator.endpoint, region_name=flow.REGION)
     s3.create_bucket(Bucket="flaky-network")
-    manifest = cloud.upload(
+    manifest = upload_module.upload(
         prefix, "flaky-network", endpoint_url=emulator.endpoint, say=lambda line: None
     )
     assert failures == {"UploadPart": 0, "HeadObject": 0}

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from recpack import synthetic
-from recpack.im2rec_engine import im2rec_script
+from recpack.pack.im2rec_engine import im2rec_script
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +46,7 @@ def recpack():
     return run_recpack
 
 
-def linked_dataset(root, images=600, size=(1200, 800)):
+def _linked_dataset(root, images=600, size=(1200, 800)):
     """`images` hard links to one ~1 MP photo in two classes: big enough that packing takes about a
     second here, instant to create."""
 
@@ -59,7 +59,7 @@ def linked_dataset(root, images=600, size=(1200, 800)):
     return root
 
 
-def kill_when_writing(command, temporary_glob, folder, timeout=60):
+def _kill_when_writing(command, temporary_glob, folder, timeout=60):
     """Start `command`, SIGKILL it as soon as a temporary output holds bytes; return the process."""
     import signal
     import time
@@ -73,3 +73,13 @@ def kill_when_writing(command, temporary_glob, folder, timeout=60):
     process.send_signal(signal.SIGKILL)
     process.wait()
     return process
+
+
+@pytest.fixture
+def linked_dataset():
+    return _linked_dataset
+
+
+@pytest.fixture
+def kill_when_writing():
+    return _kill_when_writing

@@ -20,6 +20,8 @@ WORKSHOP_CLASSES = {
     "0794": "American Goldfinch",
     "0842": "Eastern Bluebird",
 }
+SizeRange = tuple[tuple[int, int], tuple[int, int]]  # (width min, max), (height min, max)
+_SIZE_RANGE: SizeRange = ((320, 520), (240, 400))
 _CLASS_COLOURS = [
     (60, 40, 120),
     (200, 30, 40),
@@ -119,9 +121,7 @@ def save(image: Image.Image, path: str, quality: int = 90) -> str:
     return path
 
 
-def _sizes(
-    rng: random.Random, portrait_share: float, size_range: tuple[tuple[int, int], tuple[int, int]]
-):
+def _sizes(rng: random.Random, portrait_share: float, size_range: SizeRange) -> tuple[int, int]:
     (wmin, wmax), (hmin, hmax) = size_range
     width, height = rng.randint(wmin, wmax), rng.randint(hmin, hmax)
     return (height, width) if rng.random() < portrait_share else (width, height)
@@ -134,7 +134,7 @@ def folder_dataset(
     seed: int = 0,
     portrait_share: float = 0.25,
     png_share: float = 0.1,
-    size_range=((320, 520), (240, 400)),
+    size_range: SizeRange = _SIZE_RANGE,
 ) -> list[str]:
     """images/<class>/<n>.jpg|png under `root`; returns the relative paths written."""
     rng = random.Random(seed)
@@ -160,21 +160,21 @@ def folder_dataset(
 def nabirds_dataset(
     folder: str,
     per_class: int,
-    classes: dict | None = None,
+    classes: dict[str, str] | None = None,
     seed: int = 0,
     portrait_share: float = 0.25,
     png_share: float = 0.1,
-    extra_classes: dict | None = None,
-    size_range=((320, 520), (240, 400)),
-) -> dict:
+    extra_classes: dict[str, str] | None = None,
+    size_range: SizeRange = _SIZE_RANGE,
+) -> dict[str, int]:
     """A dataset in the NABirds layout: images/NNNN/<uuid>.jpg plus images.txt, image_class_labels.txt,
     classes.txt, train_test_split.txt and sizes.txt in `folder`. `extra_classes` appear in classes.txt
     with no images (as NABirds' parent classes do)."""
     classes = classes or WORKSHOP_CLASSES
     rng = random.Random(seed)
     rows = []
-    for number, (class_id, _) in enumerate(classes.items()):
-        for i in range(per_class):
+    for number, class_id in enumerate(classes):
+        for _ in range(per_class):
             width, height = _sizes(rng, portrait_share, size_range)
             image_id = str(uuid.UUID(int=rng.getrandbits(128)))
             ext = ".png" if rng.random() < png_share else ".jpg"

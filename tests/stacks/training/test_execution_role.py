@@ -42,12 +42,24 @@ def test_logs_go_to_sagemakers_training_log_group(built):
         "TrainingExecutionRolePolicy",
         {
             "Sid": "WriteTrainingLogs",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": {
                 "Fn::Join": [
                     "",
                     Match.array_with([":log-group:/aws/sagemaker/TrainingJobs:log-stream:*"]),
                 ]
+            },
+        },
+    )
+    # Group-level actions are authorized on the group ARN ending ':*' (tests/fidelity).
+    has_statement(
+        template,
+        "TrainingExecutionRolePolicy",
+        {
+            "Sid": "CreateTrainingLogGroup",
+            "Action": ["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+            "Resource": {
+                "Fn::Join": ["", Match.array_with([":log-group:/aws/sagemaker/TrainingJobs:*"])]
             },
         },
     )

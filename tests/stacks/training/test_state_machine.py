@@ -340,6 +340,7 @@ def test_state_machine_may_run_only_its_own_jobs_and_pass_only_the_execution_rol
                 "sagemaker:CreateTrainingJob",
                 "sagemaker:DescribeTrainingJob",
                 "sagemaker:StopTrainingJob",
+                "sagemaker:ListTags",
             ],
             "Resource": {
                 "Fn::Join": [

@@ -1,0 +1,1 @@
+"""Writing outputs safely: all or nothing (atomic), and around the page cache (uncached)."""

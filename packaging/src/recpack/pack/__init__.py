@@ -1,0 +1,1 @@
+"""Packing lists into .rec + .idx (a pool of forked workers), and reading packed files back."""
