@@ -148,9 +148,9 @@ class WorkshopStack(cdk.Stack):
         if self.notifications or training.start_after_packaging:
             self.build_ended = PackagingBuildEnded(
                 self,
-                "PackagingBuildEnded",
+                "BuildEnded",
                 project_name=self.packaging.project.project_name,
-                build_log_group_arn=self.packaging.log_group.log_group_arn,
+                build_log_group_name=self.packaging.log_group.log_group_name,
                 bucket_name=bucket_name,
                 manifest_key=settings.manifest_key,
                 topic_arn=topic_arn,

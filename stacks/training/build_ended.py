@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from stacks.common.arns import log_group_arn
 from stacks.common.iam import add_statements
 from stacks.common.nag import acknowledge_wildcard
 from stacks.training.lambdas import runtime_function
@@ -29,7 +30,7 @@ class PackagingBuildEnded(Construct):
         construct_id: str,
         *,
         project_name: str,
-        build_log_group_arn: str,
+        build_log_group_name: str,
         bucket_name: str,
         manifest_key: str,
         topic_arn: str | None,
@@ -59,7 +60,7 @@ class PackagingBuildEnded(Construct):
         statements = build_ended.IAM_STATEMENTS
         if topic_arn is not None:
             # A failed build's message quotes its log; a build only starts training on success.
-            streams = f"{build_log_group_arn.removesuffix(':*')}:log-stream:*"
+            streams = f"{log_group_arn(self, build_log_group_name)}:log-stream:*"
             policy = add_statements(
                 role,
                 iam.PolicyStatement(

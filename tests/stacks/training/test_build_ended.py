@@ -12,7 +12,7 @@ from stacks.training.build_ended import PackagingBuildEnded
 from ..conftest import as_list, bare_stack, open_findings, render, resources_of_type
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:workshop"
-LOGS = "arn:aws:logs:us-east-1:123456789012:log-group:/workshop/build:*"
+LOGS = "/workshop/build"
 
 
 def build(topic_arn=TOPIC, start=True):
@@ -24,7 +24,7 @@ def build(topic_arn=TOPIC, start=True):
         stack,
         "BuildEnded",
         project_name="PackagingProject",
-        build_log_group_arn=LOGS,
+        build_log_group_name=LOGS,
         bucket_name="workshop-bucket",
         manifest_key="manifest.json",
         topic_arn=topic_arn,
@@ -71,7 +71,12 @@ def test_every_end_of_the_projects_builds_reaches_the_handler():
         "STATE_MACHINE_ARN": "<Machine6FC8AE80>",
     }
     allowed = statements(template)
-    assert allowed["ReadBuildLog"]["Resource"] == LOGS.removesuffix(":*") + ":log-stream:*"
+    # Streams of the build's log group: arn:...:log-group:NAME:log-stream:*, what GetLogEvents
+    # is authorized on.
+    assert allowed["ReadBuildLog"]["Resource"] == (
+        "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/workshop/build"
+        ":log-stream:*"
+    )
     assert allowed["StartTrainingAfterBuild"] == {
         "Sid": "StartTrainingAfterBuild",
         "Effect": "Allow",

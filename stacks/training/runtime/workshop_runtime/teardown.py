@@ -50,9 +50,15 @@ POLL_SECONDS = 10
 
 
 def _stop_executions(stepfunctions: Client, state_machine_arn: str) -> list[str]:
-    stopped = []
+    stopped: list[str] = []
     paginator = stepfunctions.get_paginator("list_executions")
-    for page in paginator.paginate(stateMachineArn=state_machine_arn, statusFilter="RUNNING"):
+    try:
+        pages = list(paginator.paginate(stateMachineArn=state_machine_arn, statusFilter="RUNNING"))
+    except ClientError as error:
+        # Stopping the jobs matters more: they bill by the second.
+        logger.warning("Could not list the executions of %s: %s", state_machine_arn, error)
+        return stopped
+    for page in pages:
         for execution in page.get("executions", []):
             arn = execution["executionArn"]
             try:

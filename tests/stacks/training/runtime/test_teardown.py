@@ -148,3 +148,19 @@ def test_without_a_prefix_nothing_is_stopped(clients):
         delete_event(machine, JobNamePrefix=""), sagemaker=sagemaker, stepfunctions=stepfunctions
     )
     assert statuses(sagemaker) == JOBS
+
+
+def test_jobs_are_stopped_even_when_the_executions_cannot_be_listed(clients, caplog):
+    sagemaker, stepfunctions, machine = clients
+    gone = machine.replace(":stateMachine:training", ":stateMachine:deleted-already")
+    result = stop_own_work(
+        sagemaker=sagemaker,
+        stepfunctions=stepfunctions,
+        prefix="birds",
+        state_machine_arn=gone,
+        wait_seconds=0,
+        sleep=lambda s: None,
+    )
+    assert result["executions"] == []
+    assert result["jobs"] == [OURS, f"{OURS}-2"]
+    assert "Could not list the executions" in caplog.text
