@@ -117,13 +117,19 @@ class JobFails:
 
 
 @dataclass
+class Hangs:
+    """The job never reports an end (say, its completion event is lost): nobody answers the
+    task, and Step Functions times it out (TimeoutSeconds)."""
+
+
+@dataclass
 class Refused:
     """CreateTrainingJob is refused for a reason other than quota (not retried)."""
 
     message: str = "ValidationException: 1 validation error detected"
 
 
-Outcome = Trains | QuotaTaken | NoCapacity | JobFails | Refused
+Outcome = Trains | QuotaTaken | NoCapacity | JobFails | Refused | Hangs
 
 
 @dataclass
@@ -280,6 +286,8 @@ class Driver:
         self.training.requests.append(request)
         outcome = self.training.next(request)
         self.answered.append(("CreateTrainingJob", outcome))
+        if isinstance(outcome, Hangs):
+            return
         if isinstance(outcome, QuotaTaken):
             if outcome.taken_by is not None:
                 self.clients.sagemaker.others.append(outcome.taken_by)
@@ -456,9 +464,11 @@ def deploy_training(
     job_status: Callable[..., None] | None = None,
     account: str = "123456789012",
     region: str = "us-east-1",
+    timeouts: Mapping[str, int] | None = None,
 ) -> TrainingDeployment:
     """The synthesized state machine in the emulator, its tasks answered by a Driver, and (when
-    the template has a topic) a queue subscribed to the topic standing in for the mailboxes."""
+    the template has a topic) a queue subscribed to the topic standing in for the mailboxes.
+    `timeouts` shortens states' TimeoutSeconds (state name -> seconds), to see one expire."""
     sqs, sns = client("sqs"), client("sns")
     tasks_url = sqs.create_queue(QueueName=f"{name}-tasks")["QueueUrl"]
     topic_arn, mailbox_url = None, None
@@ -474,6 +484,8 @@ def deploy_training(
     )
     template = Template(None, physical, region=region, account=account, body=template_body)  # type: ignore[arg-type]
     definition = emulated_definition(template.state_machine_definition(), tasks_url)
+    for state, seconds in (timeouts or {}).items():
+        definition["States"][state]["TimeoutSeconds"] = seconds
     stepfunctions = client("stepfunctions")
     state_machine_arn = stepfunctions.create_state_machine(
         name=name,

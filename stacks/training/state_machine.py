@@ -119,6 +119,9 @@ def create_training_job_state(
         "Type": "Task",
         "Comment": "Trains the built-in image-classification algorithm on the packaged channels",
         "Resource": f"arn:{cdk.Aws.PARTITION}:states:::sagemaker:createTrainingJob.sync",
+        # A job that outlives its own limits (a lost completion event): States.Timeout, not
+        # retried; Step Functions stops the job.
+        "TimeoutSeconds": attempt_seconds(limits),
         "Parameters": parameters,
         "ResultSelector": {
             "trainingJobName.$": "$.TrainingJobName",
@@ -129,11 +132,18 @@ def create_training_job_state(
     }
 
 
-def execution_timeout(limits: JobLimits, run: RunLimits) -> cdk.Duration:
-    """Every attempt may use its job's whole limit plus a margin, after the longest quota wait."""
+def attempt_seconds(limits: JobLimits) -> int:
+    """The longest one attempt may take: the job's limit (with spot, its MaxWaitTimeInSeconds)
+    plus a margin for provisioning and the model upload."""
     job = limits.max_runtime_seconds + (SPOT_CAPACITY_WAIT_SECONDS if limits.spot else 0)
-    per_attempt = job + ATTEMPT_MARGIN.to_seconds()
-    return cdk.Duration.seconds(run.wait_for_quota_minutes * 60 + run.max_attempts * per_attempt)
+    return int(job + ATTEMPT_MARGIN.to_seconds())
+
+
+def execution_timeout(limits: JobLimits, run: RunLimits) -> cdk.Duration:
+    """Every attempt may use its whole time, after the longest quota wait."""
+    return cdk.Duration.seconds(
+        run.wait_for_quota_minutes * 60 + run.max_attempts * attempt_seconds(limits)
+    )
 
 
 class TrainingStateMachine(Construct):
@@ -158,8 +168,14 @@ class TrainingStateMachine(Construct):
         failed = sfn.Fail(
             self,
             "TrainingRunFailed",
-            comment="The failing step's error and message (failure.step names the step)",
-            error_path="$.failure.Error",
+            comment="<step>.<error> and the step's message",
+            # Named by step: Step Functions refuses an error name that starts with "States."
+            # (a States.Timeout caught at CreateTrainingJob).
+            error_path=sfn.JsonPath.format(
+                "{}.{}",
+                sfn.JsonPath.string_at("$.failure.step"),
+                sfn.JsonPath.string_at("$.failure.Error"),
+            ),
             cause_path="$.failure.Cause",
         )
         trained = sfn.Succeed(self, "Trained")

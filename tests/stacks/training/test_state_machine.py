@@ -182,8 +182,8 @@ def test_every_failure_names_its_step_and_ends_failed(definition):
     assert catches(states["NotifyTrained"]) == [(["States.ALL"], "$.notificationError", "Trained")]
     assert states["TrainingRunFailed"] == {
         "Type": "Fail",
-        "Comment": "The failing step's error and message (failure.step names the step)",
-        "ErrorPath": "$.failure.Error",
+        "Comment": "<step>.<error> and the step's message",
+        "ErrorPath": "States.Format('{}.{}', $.failure.step, $.failure.Error)",
         "CausePath": "$.failure.Cause",
     }
 
@@ -260,8 +260,13 @@ def test_with_spot_each_attempt_decides_spot_stopping_and_checkpoints():
 def test_the_execution_timeout_covers_the_wait_and_every_attempt(definition):
     # 45 minutes in line, then 4 attempts of 5400 s plus an hour each.
     assert definition["TimeoutSeconds"] == 45 * 60 + 4 * (5400 + 3600)
+    # One attempt that outlives its job's limit times out (caught by States.ALL only).
+    assert definition["States"]["CreateTrainingJob"]["TimeoutSeconds"] == 5400 + 3600
     spot = execution_timeout(JobLimits(5400, 30, spot=True), RunLimits(45, 4))
     assert spot.to_seconds() == 45 * 60 + 4 * (5400 + 1800 + 3600)
+    assert (
+        build(spot=True)[2]["States"]["CreateTrainingJob"]["TimeoutSeconds"] == 5400 + 1800 + 3600
+    )
 
 
 def _path(document: dict, path: str):

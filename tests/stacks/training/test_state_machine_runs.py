@@ -18,6 +18,7 @@ from demo import moto_patches
 from demo.fake_quotas import FakeServiceQuotas, OtherJob, SageMakerWithOtherJobs
 from demo.training_run import (
     Clients,
+    Hangs,
     JobFails,
     NoCapacity,
     QuotaTaken,
@@ -273,7 +274,7 @@ def test_the_wait_runs_out_with_the_quota_table(emulator, with_emails):
     assert run.status == "FAILED"
     assert run.states[:5] == START + ["WaitForQuota", "Choose"]
     assert run.states[-3:] == GAVE_UP
-    assert run.error == "NoGpuQuotaError"
+    assert run.error == "Choose.NoGpuQuotaError"
     assert "The run waited for quota until its deadline" in run.cause
     assert "ml.g4dn.xlarge: quota 1 (applied, L-3F53BF0F), 1 in use" in run.cause
     assert deployment.driver.training.requests == []
@@ -288,7 +289,7 @@ def test_a_failure_that_is_not_about_capacity_is_not_retried(emulator, with_emai
     run = deployment.run("algorithm-error")
     assert run.status == "FAILED"
     assert run.states == START + RETRY + GAVE_UP
-    assert run.error == "TrainingJobFailed"
+    assert run.error == "CreateTrainingJob.TrainingJobFailed"
     assert "AlgorithmError: The number of input images must be bigger" in run.cause
     assert ": Failed: AlgorithmError" in run.cause  # the attempts table
     (mail,) = deployment.notifications()
@@ -299,7 +300,23 @@ def test_a_request_sagemaker_refuses_is_not_retried(emulator, with_emails):
     deployment = deploy(with_emails, outcomes=[Refused()])
     run = deployment.run("refused")
     assert run.states == START + RETRY + GAVE_UP
-    assert run.error == "SageMaker.AmazonSageMakerException"
+    assert run.error == "CreateTrainingJob.SageMaker.AmazonSageMakerException"
+
+
+def test_a_job_that_never_ends_times_out_and_is_not_retried(emulator, with_emails):
+    # The synthesized limit is the job's MaxRuntime plus an hour; two seconds here.
+    deployment = deploy(with_emails, outcomes=[Hangs()], timeouts={"CreateTrainingJob": 2})
+    run = deployment.run("hangs")
+    assert run.status == "FAILED"
+    assert run.states == START + [
+        "CreateTrainingJob",
+        "CreateTrainingJobFailed",
+        "NotifyFailed",
+        "TrainingRunFailed",
+    ]
+    assert run.error == "CreateTrainingJob.States.Timeout"
+    (mail,) = deployment.notifications()
+    assert mail["Subject"] == "Training run failed at CreateTrainingJob: States.Timeout"
 
 
 def test_a_prepare_error_ends_the_run_with_its_message(emulator, with_emails):
@@ -307,7 +324,7 @@ def test_a_prepare_error_ends_the_run_with_its_message(emulator, with_emails):
     run = deployment.run("no-manifest")
     assert run.status == "FAILED"
     assert run.states == ["Prepare", "PrepareFailed", "NotifyFailed", "TrainingRunFailed"]
-    assert run.error == "ManifestNotFoundError"
+    assert run.error == "Prepare.ManifestNotFoundError"
     assert json.loads(run.cause)["errorMessage"].startswith(f"s3://{BUCKET}/manifest.json does not")
     (mail,) = deployment.notifications()
     assert mail["Subject"] == "Training run failed at Prepare: ManifestNotFoundError"
@@ -321,7 +338,7 @@ def test_the_attempt_limit_ends_the_run(emulator, with_emails):
     )
     run = deployment.run("attempt-limit")
     assert run.states == START + RETRY + RETRY + GAVE_UP
-    assert run.error == "TooManyAttemptsError"
+    assert run.error == "Choose.TooManyAttemptsError"
     assert len(deployment.driver.training.requests) == 2
 
 

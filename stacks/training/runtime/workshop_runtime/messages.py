@@ -23,10 +23,14 @@ def attempts_table(attempts: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = []
     for attempt in attempts:
         market = "spot" if attempt.get("spot") else "on-demand"
-        reason = f": {attempt['reason']}" if attempt.get("reason") else ""
+        outcome, reason = str(attempt.get("outcome")), attempt.get("reason")
+        # "CapacityError: Unable to ..." says its outcome already.
+        told = reason if reason and str(reason).startswith(outcome) else outcome
+        if reason and told == outcome:
+            told = f"{outcome}: {reason}"
         lines.append(
             f"{attempt.get('attempt')}. {attempt.get('trainingJobName')} on "
-            f"{attempt.get('instanceType')} {market}: {attempt.get('outcome')}{reason}"
+            f"{attempt.get('instanceType')} {market}: {told}"
         )
     return lines
 

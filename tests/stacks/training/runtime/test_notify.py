@@ -92,9 +92,7 @@ def test_a_trained_run_is_summed_up_in_one_message(mailbox):
         f"Model: s3://bucket/output/{JOB}-2/output/model.tar.gz",
         f"Report: s3://bucket/output/{JOB}-2/report.json",
     ]
-    assert (
-        f"1. {JOB} on ml.g4dn.xlarge spot: CapacityError: CapacityError: Unable" in mail["Message"]
-    )
+    assert f"1. {JOB} on ml.g4dn.xlarge spot: CapacityError: Unable to provision" in mail["Message"]
     assert f"2. {JOB}-2 on ml.g4dn.xlarge on-demand: Completed" in mail["Message"]
     assert "Execution: arn:aws:states:execution:x" in mail["Message"]
 
