@@ -9,10 +9,11 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from stacks.common.logs import log_group
-from stacks.common.nag import acknowledge
+from stacks.common.nag import acknowledge, acknowledge_wildcard
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -58,3 +59,29 @@ def runtime_function(
         "Lambda supports until 2028; moving to a newer runtime is a tested change of its own.",
     )
     return function
+
+
+def custom_resource_provider(
+    scope: Construct, *, handler: lambda_.IFunction, log_retention_days: int, what: str
+) -> cr.Provider:
+    """CDK's provider framework for a custom resource whose on_event is `handler` (`what` it is,
+    for the acknowledgment), with a role and log group of our own."""
+    framework_logs = log_group(scope, "ProviderLogs", retention_days=log_retention_days)
+    # Our own role keeps the managed AWSLambdaBasicExecutionRole policy off the framework function.
+    framework_role = iam.Role(
+        scope, "ProviderRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+    )
+    framework_logs.grant_write(framework_role)
+    provider = cr.Provider(
+        scope,
+        "Provider",
+        on_event_handler=handler,
+        log_group=framework_logs,
+        framework_on_event_role=framework_role,
+    )
+    acknowledge_wildcard(
+        framework_role.node.find_child("DefaultPolicy"),
+        f"{handler.function_arn}:*",
+        f"The custom-resource provider invokes only the {what} function (any version).",
+    )
+    return provider

@@ -11,14 +11,12 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from stacks.common.arns import training_job_arn
 from stacks.common.iam import add_statements
-from stacks.common.logs import log_group
 from stacks.common.nag import acknowledge, acknowledge_wildcard
-from stacks.training.lambdas import runtime_function
+from stacks.training.lambdas import custom_resource_provider, runtime_function
 from stacks.training.runtime.workshop_runtime import teardown
 
 # How long the Delete waits for stopped jobs; well within the handler's timeout, and the
@@ -48,23 +46,8 @@ class TrainingTeardown(Construct):
             log_retention_days=log_retention_days,
         )
         self._grant(state_machine, job_name_prefix)
-        framework_logs = log_group(self, "ProviderLogs", retention_days=log_retention_days)
-        # Our own role keeps the managed AWSLambdaBasicExecutionRole policy off the framework function.
-        framework_role = iam.Role(
-            self, "ProviderRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
-        )
-        framework_logs.grant_write(framework_role)
-        provider = cr.Provider(
-            self,
-            "Provider",
-            on_event_handler=self.handler,
-            log_group=framework_logs,
-            framework_on_event_role=framework_role,
-        )
-        acknowledge_wildcard(
-            framework_role.node.find_child("DefaultPolicy"),
-            f"{self.handler.function_arn}:*",
-            "The custom-resource provider invokes only the teardown function (any version).",
+        provider = custom_resource_provider(
+            self, handler=self.handler, log_retention_days=log_retention_days, what="teardown"
         )
         self.resource = cdk.CustomResource(
             self,

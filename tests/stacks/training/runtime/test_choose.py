@@ -99,13 +99,6 @@ class Harness:
 
 
 @pytest.fixture
-def s3(aws):
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
-
-
-@pytest.fixture
 def harness(s3):
     return Harness(s3)
 
@@ -371,14 +364,19 @@ def put_ticket(s3, arrival, run_id, wants, expires, count=1):
     return ticket
 
 
-def test_an_earlier_waiting_run_gets_free_quota_first(harness, s3):
-    put_ticket(
+def earlier_run_waits_for(s3, instance_type):
+    """A live ticket of a run that arrived five minutes before this one."""
+    return put_ticket(
         s3,
         START - timedelta(minutes=5),
         "birds-early",
-        [Capacity(G4DN)],
+        [Capacity(instance_type)],
         START + timedelta(minutes=3),
     )
+
+
+def test_an_earlier_waiting_run_gets_free_quota_first(harness, s3):
+    earlier_run_waits_for(s3, G4DN)
     harness.quotas.on_demand[G5] = 0
     result = harness.choose()
     assert result["action"] == "wait"
@@ -387,25 +385,13 @@ def test_an_earlier_waiting_run_gets_free_quota_first(harness, s3):
 
 
 def test_quota_beyond_what_earlier_runs_need_may_be_taken(harness, s3):
-    put_ticket(
-        s3,
-        START - timedelta(minutes=5),
-        "birds-early",
-        [Capacity(G4DN)],
-        START + timedelta(minutes=3),
-    )
+    earlier_run_waits_for(s3, G4DN)
     harness.quotas.on_demand[G4DN] = 2
     assert harness.choose()["job"]["instanceType"] == G4DN
 
 
 def test_a_ticket_for_other_capacity_does_not_hold_a_run_back(harness, s3):
-    put_ticket(
-        s3,
-        START - timedelta(minutes=5),
-        "birds-early",
-        [Capacity(G5)],
-        START + timedelta(minutes=3),
-    )
+    earlier_run_waits_for(s3, G5)
     assert harness.choose()["job"]["instanceType"] == G4DN
 
 

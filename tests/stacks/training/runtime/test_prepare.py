@@ -2,7 +2,6 @@ import json
 import re
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 
 from stacks.training.runtime.workshop_runtime import prepare as prepare_module
@@ -57,13 +56,6 @@ def environment(**changes):
     }
     values.update(changes)
     return values
-
-
-@pytest.fixture
-def s3(aws):
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
 
 
 @pytest.fixture
