@@ -95,7 +95,7 @@ def main(argv=None) -> int:
         prefix = os.path.join(scratch, "data")
         bench_pack.write_list(prefix + ".lst", relatives, len(relatives))
         runs: dict[str, list] = {name: [] for name in versions}
-        for name, src in versions.items():
+        for src in versions.values():
             run_once(src, prefix, root, extra)  # warm-up
         for _ in range(args.repeat):
             for name, src in versions.items():

@@ -4,6 +4,9 @@ stack makes where its components meet (bucket and build, bucket and training).""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 
 import aws_cdk as cdk
 import pytest
@@ -17,6 +20,7 @@ from .conftest import (
     as_list,
     cdk_json_context,
     has_statement,
+    offline_environment,
     policy_statements,
     render,
     resources_of_type,
@@ -73,6 +77,22 @@ def test_cdk_json_runs_the_app_and_pins_recommended_flags():
     assert context["@aws-cdk/core:enablePartitionLiterals"] is True
     flags = [key for key in context if key.startswith("@aws-cdk")]
     assert len(flags) > 60
+
+
+def test_the_app_runs_from_a_fresh_shell_without_the_virtualenv(tmp_path):
+    """cdk.json's `python3 app.py` in a shell where .venv is not activated (the README's
+    `AWS_PROFILE=... npx cdk deploy STACK`): app.py hands over to .venv's Python."""
+    environment = offline_environment()
+    environment["PATH"] = os.pathsep.join(
+        part for part in environment["PATH"].split(os.pathsep) if not part.startswith(str(REPO))
+    )
+    environment["CDK_OUTDIR"] = str(tmp_path)
+    python3 = shutil.which("python3", path=environment["PATH"])
+    result = subprocess.run(
+        [python3, "app.py"], cwd=REPO, env=environment, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "BirdsWorkshop.template.json").exists()
 
 
 # --- what the settings reach ----------------------------------------------------------------------

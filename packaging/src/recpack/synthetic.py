@@ -7,6 +7,7 @@ resample like photographs rather than like flat synthetic patterns.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import uuid
@@ -75,6 +76,101 @@ def sharp_photo(width: int, height: int, seed: int) -> Image.Image:
             width=rng.choice((1, 2)),
         )
     return image
+
+
+def grating_photo(width: int, height: int, seed: int, shrink: float) -> Image.Image:
+    """large_photo() with patches of fine sinusoidal stripes (a fence, reeds, a bird's barred
+    feathers) whose period is 2.1 to 4 pixels of an image shrunk `shrink` times: just below the
+    shrunk image's Nyquist limit, where a resize shows whether it keeps detail without aliasing."""
+    import numpy as np
+
+    rng = random.Random(seed)
+    image = np.asarray(large_photo(width, height, seed), dtype=np.float32)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    for _ in range(6):
+        period = rng.uniform(2.1, 4.0) * shrink
+        angle = rng.uniform(0, math.pi)
+        cx, cy = rng.randrange(width), rng.randrange(height)
+        radius = rng.uniform(0.15, 0.4) * min(width, height)
+        inside = ((x - cx) ** 2 + (y - cy) ** 2) < radius**2
+        phase = (x * math.cos(angle) + y * math.sin(angle)) * (2 * math.pi / period)
+        stripes = 0.5 + 0.5 * np.sin(phase)
+        light = np.array([rng.uniform(150, 250) for _ in range(3)], dtype=np.float32)
+        dark = np.array([rng.uniform(10, 90) for _ in range(3)], dtype=np.float32)
+        pattern = dark + stripes[..., None] * (light - dark)
+        image = np.where(inside[..., None], pattern, image)
+    return Image.fromarray(np.clip(image + 0.5, 0, 255).astype(np.uint8))
+
+
+def foliage_photo(width: int, height: int, seed: int) -> Image.Image:
+    """large_photo() with clumps of leaves: high-contrast texture down to single pixels, as in a
+    photo of a bird in a tree taken with a sharp lens."""
+    import numpy as np
+
+    rng = random.Random(seed)
+    base = np.asarray(large_photo(width, height, seed), dtype=np.float32)
+    fine = np.frombuffer(rng.randbytes(width * height), np.uint8).reshape(height, width)
+    texture = Image.fromarray(fine).filter(ImageFilter.GaussianBlur(0.7))
+    leaves = (np.asarray(texture, dtype=np.float32) - 128) * 5 + 110
+    green = np.stack([leaves * 0.45, leaves, leaves * 0.3], axis=2)
+    mask = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(mask)
+    for _ in range(14):
+        r = rng.uniform(0.08, 0.3) * min(width, height)
+        cx, cy = rng.randrange(width), rng.randrange(height)
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
+    inside = np.asarray(mask)[..., None] > 0
+    return Image.fromarray(np.clip(np.where(inside, green, base) + 0.5, 0, 255).astype(np.uint8))
+
+
+def star_field(width: int, height: int, seed: int) -> Image.Image:
+    """A night sky: a faint gradient with sensor noise and thousands of stars, each a small
+    blur of one to a few pixels (point sources, which a careless resize drops or doubles)."""
+    import numpy as np
+
+    rng = random.Random(seed)
+    sky = np.linspace(8, 30, height, dtype=np.float32)[:, None] * np.ones((1, width), np.float32)
+    noise = np.frombuffer(rng.randbytes(width * height), np.uint8).reshape(height, width)
+    sky = sky + (noise.astype(np.float32) - 128) * 0.04
+    stars = np.zeros((height, width), np.float32)
+    for _ in range(width * height // 300):
+        x, y = rng.randrange(1, width - 1), rng.randrange(1, height - 1)
+        stars[y, x] += 255 * rng.random() ** 2 + 20
+    blurred = Image.fromarray(np.clip(stars, 0, 255).astype(np.uint8)).filter(
+        ImageFilter.GaussianBlur(0.6)
+    )
+    light = sky + np.asarray(blurred, dtype=np.float32) * 1.8
+    tint = np.stack([light, light * 0.97, light * 1.05 + 4], axis=2)
+    return Image.fromarray(np.clip(tint + 0.5, 0, 255).astype(np.uint8))
+
+
+def feather_photo(width: int, height: int, seed: int) -> Image.Image:
+    """large_photo() with feather-like fans of thin curved barbs 2 to 4.5 pixels apart."""
+    rng = random.Random(seed)
+    image = large_photo(width, height, seed)
+    draw = ImageDraw.Draw(image)
+    for _ in range(8):
+        cx, cy = rng.randrange(width), rng.randrange(height)
+        outer = rng.uniform(0.15, 0.5) * min(width, height)
+        spacing = rng.uniform(2.0, 4.5)
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        start = rng.uniform(0, 360)
+        for k in range(int(outer / spacing)):
+            r = outer - k * spacing
+            draw.arc((cx - r, cy - r, cx + r, cy + r), start, start + 70, fill=colour, width=1)
+    return image
+
+
+REAL_PHOTO_LIKE = {
+    "gratings": lambda width, height, seed: grating_photo(
+        width, height, seed, min(width, height) / 256
+    ),
+    "foliage": foliage_photo,
+    "stars": star_field,
+    "thin lines": sharp_photo,
+    "feathers": feather_photo,
+}
+"""Generators of the fine detail that separates resizes, by name; each (width, height, seed)."""
 
 
 def _scene(width: int, height: int, rng: random.Random, body: tuple) -> Image.Image:

@@ -4,43 +4,37 @@ import pytest
 from PIL import Image
 
 from recpack import synthetic
-from recpack.image.transform import resample
+from recpack.image.transform import dct_eighths, resample
 
 
 @pytest.mark.parametrize(
-    "source, target, dct_scaled, method",
+    "source, target, method, gap",
     [
-        (
-            (337, 263),
-            (328, 256),
-            True,
-            Image.Resampling.NEAREST,
-        ),  # what a 3/8-scale decode leaves: a mild shrink
-        (
-            (384, 256),
-            (257, 171),
-            True,
-            Image.Resampling.NEAREST,
-        ),  # exactly two thirds and a little over
-        (
-            (500, 375),
-            (341, 256),
-            False,
-            Image.Resampling.BILINEAR,
-        ),  # full-size decode (CUB-200): nothing averaged yet
-        (
-            (1200, 800),
-            (384, 256),
-            True,
-            Image.Resampling.BILINEAR,
-        ),  # a JPEG past 1/8: a larger shrink
-        ((1200, 800), (384, 256), False, Image.Resampling.BILINEAR),  # a PNG
-        ((300, 200), (384, 256), False, Image.Resampling.BILINEAR),  # enlarging, as im2rec does
-        ((300, 250), (320, 240), True, Image.Resampling.BILINEAR),  # enlarging one way is enlarging
+        ((450, 300), (384, 256), Image.Resampling.LANCZOS, 3.0),  # what a 3/8 decode leaves
+        ((500, 375), (341, 256), Image.Resampling.LANCZOS, 3.0),  # a full-size decode (CUB-200)
+        ((4000, 3000), (341, 256), Image.Resampling.LANCZOS, 3.0),  # a large PNG: reduce first
+        ((300, 200), (384, 256), Image.Resampling.BILINEAR, None),  # enlarging, as im2rec does
+        ((300, 250), (320, 240), Image.Resampling.BILINEAR, None),  # enlarging one way is enlarging
     ],
 )
-def test_resampling_follows_the_ratio_and_the_decode(source, target, dct_scaled, method):
+def test_shrinks_are_lanczos_and_enlarging_is_bilinear(source, target, method, gap):
     picture = synthetic.photo(*source, seed=1)
     box = (0, 0, *source)
-    expected = picture.resize(target, method, box=box).tobytes()
-    assert resample(picture, target, box, dct_scaled=dct_scaled).tobytes() == expected
+    expected = picture.resize(target, method, box=box, reducing_gap=gap).tobytes()
+    assert resample(picture, target, box).tobytes() == expected
+
+
+@pytest.mark.parametrize(
+    "size, eighths",
+    [
+        ((1200, 800), 3),  # 450x300 for 384x256: 1.17x
+        ((1400, 1050), 3),  # 1/4 would leave 350x263 for 341x256 (1.03x): too little headroom
+        ((1000, 700), 4),  # 3/8 would leave 375x263 for 365x256 (1.03x)
+        ((4000, 3000), 1),  # 500x375 for 341x256
+        ((600, 450), 8),  # 1/2 leaves 300x225 for 341x256: full size
+    ],
+)
+def test_dct_scale_keeps_headroom_over_the_output(size, eighths):
+    short = min(size)
+    target = (size[0] * 256 // short, size[1] * 256 // short)
+    assert dct_eighths(*size, target) == eighths

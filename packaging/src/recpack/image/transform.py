@@ -9,6 +9,10 @@ uses SIMD, OpenCV's wheel does not) and reproduce OpenCV's geometry and colour h
 - --resize N makes the shorter side N and the longer floor(N * long / short), from the full size.
 A JPEG whose output is smaller than itself is decoded at 1/8, 1/4, 3/8 or 1/2 scale (DCT scaling), the
 smallest that still covers the output, so most of the decoding work is never done.
+
+JPEGs are decoded by libjpeg-turbo through simplejpeg rather than Pillow: the same library and the same
+pixels, but it reports libjpeg's warnings, which Pillow silences. A warning while decoding the scan
+means damaged data (libjpeg fills what it lost with grey or shifted blocks), and the image is skipped.
 """
 
 from __future__ import annotations
@@ -19,12 +23,16 @@ import stat
 import warnings
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import RecpackError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from PIL import Image, ImageFile
+
+T = TypeVar("T")
 
 _IMAGE = None  # PIL.Image once loaded: the packing parent, listing and --help never need Pillow
 _TRANSPOSE_FOR_ORIENTATION: dict = {}
@@ -55,8 +63,23 @@ def _pil() -> ModuleType:
 
 
 def preload() -> None:
-    """Import Pillow and its format plugins now (a worker does it while the parent reads the lists)."""
+    """Import Pillow, its format plugins and the JPEG decoder now (a worker does it while the parent
+    reads the lists)."""
     _pil().preinit()
+    _jpeg_codec()
+
+
+_SIMPLEJPEG = None
+
+
+def _jpeg_codec() -> ModuleType:
+    """simplejpeg (libjpeg-turbo), imported on first use: it brings numpy, ~0.1 s."""
+    global _SIMPLEJPEG
+    if _SIMPLEJPEG is None:
+        import simplejpeg
+
+        _SIMPLEJPEG = simplejpeg
+    return _SIMPLEJPEG
 
 
 _WHOLE_FILE_READ_MAX = 16 << 20
@@ -129,8 +152,8 @@ def _to_8bit(image: Image.Image) -> Image.Image:
 def _convert_colour(image: Image.Image, color: int, encoding: str) -> Image.Image:
     mode = image.mode
     if color == 1:
-        if mode == "RGB":
-            return image
+        if mode == "RGB" or (mode == "RGBX" and encoding == ".jpg"):
+            return image  # the JPEG encoder reads RGBX as RGB: no copy
         image = _to_8bit(image)
         return image.convert("RGB")
     if color == 0:
@@ -141,7 +164,7 @@ def _convert_colour(image: Image.Image, color: int, encoding: str) -> Image.Imag
     # color == -1: the file's own channels (IMREAD_UNCHANGED); JPEG cannot hold alpha.
     if mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    elif mode in ("1", "CMYK", "YCbCr"):
+    elif mode in ("1", "CMYK", "YCbCr", "RGBX"):
         image = image.convert("RGB" if mode != "1" else "L")
     if encoding == ".jpg":
         if image.mode in _ALPHA_DROPPED:
@@ -158,8 +181,10 @@ def _regular_file_size(path: str) -> int:
     status = os.stat(path)
     if stat.S_ISDIR(status.st_mode):
         raise BadImage("is a folder, not a file")
-    if not stat.S_ISREG(status.st_mode):  # reading a FIFO would block
-        raise BadImage("not a regular file (a device, pipe or socket)")
+    if not stat.S_ISREG(status.st_mode):
+        raise BadImage(
+            "not a regular file (a device, pipe or socket)"
+        )  # reading a FIFO would block
     if status.st_size == 0:
         raise BadImage("empty file")
     return status.st_size
@@ -186,10 +211,237 @@ def _open(path: str) -> tuple[ImageFile.ImageFile, int]:
     except Image.DecompressionBombWarning as exc:
         raise BadImage(f"too many pixels (decompression bomb guard): {exc}") from None
     except Image.UnidentifiedImageError:
-        raise BadImage("not an image (format not recognised)") from None
+        raise BadImage(_unidentified_reason(path)) from None
     except OSError as exc:
         raise BadImage(f"cannot read: {exc.strerror or exc}") from None
     return image, size
+
+
+# --- JPEG ----------------------------------------------------------------------------------------
+
+# Start-of-frame markers and the coding process each announces. libjpeg decodes the DCT ones at any
+# scale; it decodes 8-bit lossless frames at full size only, and hierarchical ones not at all.
+_SOF_DCT = {
+    0xC0: "baseline",
+    0xC1: "extended sequential",
+    0xC2: "progressive",
+    0xC9: "arithmetic-coded sequential",
+    0xCA: "arithmetic-coded progressive",
+}
+_SOF_OTHER = {
+    0xC3: "lossless",
+    0xCB: "arithmetic-coded lossless",
+    0xC5: "hierarchical (differential) sequential",
+    0xC6: "hierarchical (differential) progressive",
+    0xC7: "hierarchical (differential) lossless",
+    0xCD: "hierarchical (differential) arithmetic-coded sequential",
+    0xCE: "hierarchical (differential) arithmetic-coded progressive",
+    0xCF: "hierarchical (differential) arithmetic-coded lossless",
+}
+_STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD9)})  # no length field follows these
+_JPEG_EOF = "Premature end of JPEG file"  # libjpeg's warning for data that ends mid-scan
+
+
+@dataclass(frozen=True)
+class JpegFrame:
+    """What a JPEG's header (SOI up to the first start of scan) says about its image."""
+
+    sof: int  # the start-of-frame marker, 0 when none comes before the scan
+    precision: int  # bits per sample
+    components: int
+    scan_start: int  # offset of the first scan's entropy-coded data; 0 when the header ends first
+    segments: tuple[tuple[int, int], ...]  # (start, end) of each marker segment before it
+    junk: bool  # bytes between segments: libjpeg skips them with a warning, the pixels are intact
+
+    @property
+    def scalable(self) -> bool:
+        """An 8-bit DCT-coded frame with 1, 3 or 4 components: what libjpeg decodes at any scale."""
+        return (
+            self.sof in _SOF_DCT
+            and self.precision == 8
+            and self.components in (1, 3, 4)
+            and self.scan_start > 0
+        )
+
+    def without_junk(self, data: bytes) -> bytes:
+        """The same JPEG with the bytes between its header segments left out."""
+        return b"".join([data[:2], *(data[a:b] for a, b in self.segments), data[self.scan_start :]])
+
+
+def read_jpeg_frame(data: bytes) -> JpegFrame:
+    """Walk a JPEG's marker segments from SOI to the first start of scan. Never raises: a header that
+    ends early gives scan_start 0. Every step moves forward, so hostile input cannot loop."""
+    sof = precision = components = 0
+    segments: list[tuple[int, int]] = []
+    junk = False
+    position, size = 2, len(data)
+    while position + 4 <= size:
+        if data[position] != 0xFF or data[position + 1] == 0x00:
+            # libjpeg counts these as "extraneous bytes" (a stuffed zero too) and skips them.
+            following = data.find(b"\xff", position + 1)
+            if following < 0:
+                break
+            junk, position = True, following
+            continue
+        marker = data[position + 1]
+        if marker == 0xFF:  # a fill byte before a marker
+            position += 1
+            continue
+        if marker in _STANDALONE_MARKERS:
+            segments.append((position, position + 2))
+            position += 2
+            continue
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        end = position + 2 + length
+        if marker == 0xD9 or length < 2 or end > size:
+            break
+        segments.append((position, end))
+        if marker in _SOF_DCT or marker in _SOF_OTHER:
+            if not sof and length >= 8:
+                sof, precision, components = marker, data[position + 4], data[position + 9]
+        elif marker == 0xDA:
+            return JpegFrame(sof, precision, components, end, tuple(segments), junk)
+        position = end
+    return JpegFrame(sof, precision, components, 0, tuple(segments), junk)
+
+
+def jpeg_variant_reason(frame: JpegFrame) -> str | None:
+    """Why a JPEG of this kind cannot be packed (neither recpack nor OpenCV decodes it), or None."""
+    process = _SOF_DCT.get(frame.sof) or _SOF_OTHER.get(frame.sof)
+    if not frame.sof:
+        return "corrupt JPEG header (no frame header before the image data)"
+    lossless = bool(process) and "lossless" in str(process)
+    if frame.components == 0 or frame.precision not in (range(2, 17) if lossless else (8, 12)):
+        return f"corrupt JPEG header ({frame.precision}-bit samples, {frame.components} components)"
+    if frame.precision != 8:
+        kind = "lossless JPEG" if lossless else "JPEG"
+        return f"{frame.precision}-bit {kind} not supported (8-bit samples only, as in OpenCV)"
+    if frame.sof in _SOF_OTHER and frame.sof != 0xC3:
+        return f"{process} JPEG not supported by libjpeg"
+    if frame.components not in (1, 3, 4):
+        return f"JPEG with {frame.components} colour components not supported (1, 3 or 4 only)"
+    return None
+
+
+def _unidentified_reason(path: str) -> str:
+    """The reason for a file Pillow does not recognise: for a JPEG, what kind it is."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        head = b""
+    if not head.startswith(b"\xff\xd8\xff"):
+        return "not an image (format not recognised)"
+    frame = read_jpeg_frame(head)
+    if frame.sof == 0 and frame.scan_start == 0 and len(head) == 1 << 16:
+        return "corrupt JPEG header (no frame header in its first 64 KB)"
+    return jpeg_variant_reason(frame) or "corrupt JPEG header (Pillow cannot parse it)"
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _open_image(path: str) -> ImageFile.ImageFile:
+    """_open(), and for a PNG that Pillow refuses because an ancillary chunk (text, time, ...) has a
+    bad checksum: the PNG without that chunk, with a warning. libpng, and so OpenCV and im2rec, drop
+    such a chunk with a warning; the pixels are intact."""
+    try:
+        return _open(path)[0]
+    except BadImage:
+        repaired = _png_without_bad_ancillary_chunks(path)
+        if repaired is None:
+            raise
+    warnings.warn("an ancillary PNG chunk with a bad checksum was ignored", stacklevel=2)
+    return _pil().open(io.BytesIO(repaired))
+
+
+def _png_without_bad_ancillary_chunks(path: str) -> bytes | None:
+    """The PNG at `path` without its ancillary chunks whose CRC is wrong; None if it is no PNG or has
+    none. Critical chunks (IHDR, PLTE, IDAT, IEND) are kept whatever their CRC: Pillow judges them."""
+    import zlib
+
+    try:
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode) or status.st_size > _WHOLE_FILE_READ_MAX:
+            return None  # never read a FIFO (it would block) or a huge file twice
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    kept, position, dropped = [data[:8]], 8, False
+    while position + 12 <= len(data):
+        end = position + 12 + int.from_bytes(data[position : position + 4], "big")
+        if end > len(data):
+            break
+        ancillary = data[position + 4] & 0x20  # a lower-case first letter
+        if ancillary and zlib.crc32(data[position + 4 : end - 4]) != int.from_bytes(
+            data[end - 4 : end], "big"
+        ):
+            dropped = True
+        else:
+            kept.append(data[position:end])
+        position = end
+    kept.append(data[position:])
+    return b"".join(kept) if dropped else None
+
+
+def _read_whole(path: str) -> bytes:
+    try:
+        with open(path, "rb", buffering=0) as f:
+            return f.readall()
+    except OSError as exc:
+        raise BadImage(f"cannot read: {exc.strerror or exc}") from None
+
+
+def _decode_jpeg(
+    data: bytes, frame: JpegFrame, size: tuple[int, int], colour: int, eighths: int
+) -> Image.Image | None:
+    """The JPEG decoded by libjpeg-turbo at eighths/8 of its `size`, with libjpeg's warnings as
+    errors. None when Pillow should decode it instead: a header libjpeg warns about although the
+    pixels are intact (an unknown JFIF version, say), or a size the decoder disagrees about.
+    Raises BadImage for damaged or undecodable data. Only 8-bit DCT-coded frames come here:
+    simplejpeg 1.9 writes a lossless frame's full-size output into a buffer sized for the scaled one."""
+    codec = _jpeg_codec()
+    source = frame.without_junk(data) if frame.junk else data
+    if frame.components == 4:
+        pixel_format = "CMYK"  # converted below as Pillow converts it (Adobe's inverted CMYK)
+    elif colour == 0 or (colour == -1 and frame.components == 1):
+        pixel_format = "GRAY"
+    else:
+        pixel_format = "RGBX"  # Pillow's own layout for RGB: the decoder's buffer is used as it is
+    expected = (-(-size[0] * eighths // 8), -(-size[1] * eighths // 8))
+    scaled = {"min_width": expected[0], "min_height": expected[1]} if eighths < 8 else {}
+    try:
+        pixels = codec.decode_jpeg(source, pixel_format, strict=True, **scaled)
+    except ValueError as exc:
+        _jpeg_failure(codec, source, pixel_format, scaled, str(exc))  # raises for damaged data
+        return None
+    if pixels.shape[1::-1] != expected:
+        return None
+    Image = _pil()
+    if pixel_format == "CMYK":
+        return Image.frombuffer("CMYK", expected, pixels, "raw", "CMYK;I", 0, 1)
+    mode = "L" if pixel_format == "GRAY" else "RGBX"
+    return Image.frombuffer(mode, expected, pixels, "raw", mode, 0, 1)
+
+
+def _jpeg_failure(
+    codec: ModuleType, source: bytes, pixel_format: str, scaled: dict, message: str
+) -> None:
+    """After a strict decode failed: BadImage when libjpeg decoded the scan with a warning (it filled
+    in what it lost: damaged or truncated data). None, for Pillow to decode or refuse, when the header
+    is what failed (a warning about an unknown JFIF version; a layout TurboJPEG refuses though libjpeg
+    reads it, such as subsampled CMYK) or the decode failed outright. Only failed files get here."""
+    try:
+        codec.decode_jpeg_header(source, strict=True)
+        codec.decode_jpeg(source, pixel_format, strict=False, **scaled)
+    except ValueError:
+        return
+    if message.startswith(_JPEG_EOF):
+        raise BadImage(f"truncated JPEG data (libjpeg: {message})")
+    raise BadImage(f"damaged JPEG data (libjpeg: {message})")
 
 
 def _load(image: Image.Image) -> None:
@@ -244,7 +496,6 @@ def _draft(image: ImageFile.ImageFile, mode: str, eighths: int) -> float:
         tile = image.tile[0]
         # Tile entries are named tuples in Pillow 11+, plain tuples before: build either the same way.
         fields = (tile[0], (0, 0, *size), *tuple(tile)[2:])
-        # Pillow's types describe only its named-tuple tiles, not the older plain ones.
         new_tile = type(tile)(*fields) if hasattr(tile, "_fields") else fields  # type: ignore[arg-type]
         image.decoderconfig = (3, 0)
         image._size = size
@@ -254,85 +505,116 @@ def _draft(image: ImageFile.ImageFile, mode: str, eighths: int) -> float:
 
 
 def resample(
-    picture: Image.Image,
-    target: tuple[int, int],
-    box: tuple[float, float, float, float],
-    dct_scaled: bool,
+    picture: Image.Image, target: tuple[int, int], box: tuple[float, float, float, float]
 ) -> Image.Image:
-    """`box` of `picture` resized to `target`; `dct_scaled`: the picture was decoded at reduced DCT scale.
-    - After a DCT-scaled decode, a shrink by at most a third (what is left when 1/4, 3/8 or 1/2 is the
-      smallest scale that still covers the target) takes the nearest pixel. The decode has already
-      averaged in the DCT domain; the result is closer to a full-resolution Lanczos resize than im2rec's
-      own bilinear from full size (docs/benchmarks.md), and a smoothing filter here cost a sixth of the
-      whole per-image time.
-    - Everything else is Pillow's bilinear, which averages over the area an output pixel covers when
-      shrinking: a full-size decode (PNGs, JPEGs too small for 1/2 such as CUB-200's ~500x375), a
-      larger shrink past 1/8, and enlarging, as im2rec does."""
+    """`box` of `picture` resized to `target`.
+    - A shrink, after a full-size or a DCT-scaled decode, is Lanczos: the full-resolution resize that
+      im2rec's output is compared with. im2rec's own bilinear from full size keeps fine detail just
+      below the output's resolution limit (stripes, barbs, star pairs) sharp; the nearest pixel (which
+      shifts it) and Pillow's bilinear or bicubic (which blur it) ended up 2 to 11 dB further from
+      the ideal than im2rec on such detail (docs/benchmarks.md). A shrink by more than 3 first
+      averages whole blocks (reducing_gap), which Pillow documents as indistinguishable in most cases.
+    - Enlarging, or enlarging one way, is bilinear, as im2rec does it."""
     Image = _pil()
     width_ratio, height_ratio = target[0] / (box[2] - box[0]), target[1] / (box[3] - box[1])
-    if (
-        dct_scaled
-        and 2 / 3 <= min(width_ratio, height_ratio)
-        and max(width_ratio, height_ratio) <= 1
-    ):
-        return picture.resize(target, Image.Resampling.NEAREST, box=box)
+    if max(width_ratio, height_ratio) <= 1:
+        return picture.resize(target, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
     return picture.resize(target, Image.Resampling.BILINEAR, box=box)
+
+
+# Decoded size / output size a DCT-scaled decode keeps at least. libjpeg's reduced-size IDCT keeps
+# only the lowest frequencies of each 8x8 block, and detail near the top of what it keeps comes out
+# blocky: with less than this headroom, stripes just below the output's resolution limit were up to
+# 3 dB further from the ideal than im2rec's (1400x1050 at 1/4 scale, 1.03x the output).
+DCT_HEADROOM = 1.1
 
 
 def dct_eighths(
     width: int, height: int, target: tuple[int, int], three_eighths: bool = True
 ) -> int:
-    """The smallest DCT scale, in eighths, at which a width x height region still covers `target`:
-    never upscale what im2rec downscales. 8 (full size) when 1/2 does not cover it."""
+    """The smallest DCT scale, in eighths, at which a width x height region is at least DCT_HEADROOM
+    times `target`: never upscale what im2rec downscales. 8 (full size) when 1/2 is not that large."""
     return next(
         (
             n
             for n in (1, 2, 3, 4)
             if (n != 3 or three_eighths)
-            and width * n // 8 >= target[0]
-            and height * n // 8 >= target[1]
+            and width * n // 8 >= target[0] * DCT_HEADROOM
+            and height * n // 8 >= target[1] * DCT_HEADROOM
         ),
         8,
     )
 
 
-def transform(
-    path: str, options: PackOptions, three_eighths: bool = True
-) -> tuple[bytes, int, int]:
-    """The encoded image im2rec would pack for `path`, with its width and height."""
-    if options.pass_through:
-        return _pass_through(path)
-    image, _ = _open(path)
+def transform(path: str, options: PackOptions) -> tuple[bytes, int, int, tuple[str, ...]]:
+    """The encoded image im2rec would pack for `path`, its width and height, and what Pillow warned
+    about the file (a broken EXIF block, say): each message once, for the caller to show with the
+    file's name rather than as a Python warning without it."""
+    work = _pass_through if options.pass_through else _transform
+    (data, width, height), notes = _noting_warnings(work, path, options)
+    return data, width, height, notes
+
+
+def _noting_warnings(function: Callable[..., T], *args: object) -> tuple[T, tuple[str, ...]]:
+    """(function(*args), the distinct messages of the warnings it raised); a decompression bomb
+    warning stays an error."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("error", _pil().DecompressionBombWarning)
+        result = function(*args)
+    return result, tuple(dict.fromkeys(str(warning.message) for warning in caught))
+
+
+def _transform(path: str, options: PackOptions) -> tuple[bytes, int, int]:
+    image = _open_image(path)
     with image:
         width, height = image.size
         orientation = opencv_orientation(image) if options.color != -1 else 1
         upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
         target = output_size(*upright, options)
         crop = _center_crop_box(*upright) if options.center_crop else (0, 0, *upright)
-        scale = 1.0  # decoded size / file size
-        if image.format == "JPEG" and options.color != -1:
-            eighths = dct_eighths(crop[2] - crop[0], crop[3] - crop[1], target, three_eighths)
-            scale = _draft(image, "L" if options.color == 0 else "RGB", eighths)
-        try:
-            _load(image)
-        except BadImage:
-            if scale == 3 / 8:
-                return transform(
-                    path, options, three_eighths=False
-                )  # the plain way tells the real reason
-            raise
-        picture: Image.Image = image
+        picture, scale = _decoded(path, image, options, crop, target)
         if orientation in _TRANSPOSE_FOR_ORIENTATION:
             picture = picture.transpose(_TRANSPOSE_FOR_ORIENTATION[orientation])
         picture = _convert_colour(picture, options.color, options.encoding)
         if options.resize:
             box = (crop[0] * scale, crop[1] * scale, crop[2] * scale, crop[3] * scale)
             if box != (0, 0, *picture.size) or picture.size != target:
-                picture = resample(picture, target, box, dct_scaled=scale < 1)
+                picture = resample(picture, target, box)
         elif options.center_crop:
             picture = picture.crop(crop)
         data = _encode(picture, options)
         return data, picture.size[0], picture.size[1]
+
+
+def _decoded(
+    path: str,
+    image: ImageFile.ImageFile,
+    options: PackOptions,
+    crop: tuple[int, int, int, int],
+    target: tuple[int, int],
+) -> tuple[Image.Image, float]:
+    """The picture, decoded at the smallest DCT scale that still covers `target` for an 8-bit DCT
+    JPEG (full size for everything else), and that scale (decoded size / file size)."""
+    eighths = 8
+    if image.format in ("JPEG", "MPO"):
+        data = _read_whole(path)
+        frame = read_jpeg_frame(data)
+        reason = jpeg_variant_reason(frame) if frame.sof else None
+        if reason:
+            raise BadImage(reason)
+        if frame.scalable and options.color != -1:
+            eighths = dct_eighths(crop[2] - crop[0], crop[3] - crop[1], target)
+        if frame.scalable:
+            picture = _decode_jpeg(data, frame, image.size, options.color, eighths)
+            if picture is not None:
+                return picture, eighths / 8
+    scale = 1.0
+    if eighths < 8:  # Pillow decodes what libjpeg warned about in its header: draft()'s own scales
+        eighths = dct_eighths(crop[2] - crop[0], crop[3] - crop[1], target, three_eighths=False)
+        scale = _draft(image, "L" if options.color == 0 else "RGB", eighths)
+    _load(image)
+    return image, scale
 
 
 def _looks_complete(data: bytes, image_format: str | None) -> bool:
@@ -344,7 +626,7 @@ def _looks_complete(data: bytes, image_format: str | None) -> bool:
     return False
 
 
-def _pass_through(path: str) -> tuple[bytes, int, int]:
+def _pass_through(path: str, options: PackOptions | None = None) -> tuple[bytes, int, int]:
     """The file's own bytes, after checking that it is a whole image (cheaply when possible)."""
     image, _ = _open(path)
     with image:
@@ -365,10 +647,15 @@ def _pass_through(path: str) -> tuple[bytes, int, int]:
 _TAIL = 4096  # enough of a file's end to find its end marker past any zero padding
 
 
-def check_pass_through(path: str) -> tuple[int, int]:
-    """(width, height) of a file --pass-through may pack as it is, read only at its header and its end
-    when it ends as a whole image should. The kernel is asked to read the rest ahead, for the process
-    that copies the bytes (the packing parent), so the disk stays busy."""
+def check_pass_through(path: str) -> tuple[int, int, tuple[str, ...]]:
+    """(width, height, Pillow's warnings) of a file --pass-through may pack as it is, read only at its
+    header and its end when it ends as a whole image should. The kernel is asked to read the rest
+    ahead, for the process that copies the bytes (the packing parent), so the disk stays busy."""
+    (width, height), notes = _noting_warnings(_check_pass_through, path)
+    return width, height, notes
+
+
+def _check_pass_through(path: str) -> tuple[int, int]:
     image, size = _open(path)
     with image:
         width, height = image.size

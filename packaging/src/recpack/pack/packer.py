@@ -248,6 +248,8 @@ class _ListPacker:
                 if image.kind is Kind.SKIPPED:
                     self._skip(result, entry, image.reason)
                     continue
+                if image.note:
+                    self.warn(f"{entry.path} (index {entry.index}): packed; Pillow: {image.note}")
                 idx.write(f"{entry.index}\t{result.bytes}\n")
                 rec.writelines(image.pieces)
                 result.add_record(image.size, image.width, image.height)

@@ -28,14 +28,17 @@ class ImageResult(NamedTuple):
     reason: str = ""
     width: int = 0
     height: int = 0
+    note: str = ""  # what the decoder warned about a file that is packed all the same
 
     @classmethod
-    def record(cls, pieces: Sequence[Piece], width: int, height: int) -> ImageResult:
-        return cls(Kind.RECORD, pieces, "", width, height)
+    def record(
+        cls, pieces: Sequence[Piece], width: int, height: int, note: str = ""
+    ) -> ImageResult:
+        return cls(Kind.RECORD, pieces, "", width, height, note)
 
     @classmethod
-    def copy(cls, width: int, height: int) -> ImageResult:
-        return cls(Kind.COPY, (), "", width, height)
+    def copy(cls, width: int, height: int, note: str = "") -> ImageResult:
+        return cls(Kind.COPY, (), "", width, height, note)
 
     @classmethod
     def skipped(cls, reason: str) -> ImageResult:

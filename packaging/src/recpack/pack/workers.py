@@ -27,6 +27,7 @@ from .results import ImageResult, Kind
 
 CHUNK = 4  # entries per task: small, so one slow image holds back little of the ordered output
 _RESULT = struct.Struct("<qIIBI")  # position, width, height, Kind value, body length
+_NOTE = 255  # in a _RESULT header's kind byte: a note on the next result follows, not a result
 _LENGTH = struct.Struct("<Q")  # each message on a pipe: its length, then its bytes
 
 
@@ -64,10 +65,12 @@ def _pack_one(entry: ListEntry, check_only: bool = False) -> ImageResult:
     try:
         path = os.path.join(_worker_root, entry.path)
         if check_only:
-            return ImageResult.copy(*check_pass_through(path))
-        data, width, height = transform(path, _worker_options)
+            width, height, notes = check_pass_through(path)
+            return ImageResult.copy(width, height, "; ".join(notes))
+        data, width, height, notes = transform(path, _worker_options)
         payload = recordio.pack(_record_label(entry, _worker_pack_label), entry.index, data)
-        return ImageResult.record((recordio.encode_record(payload),), width, height)
+        framed = (recordio.encode_record(payload),)
+        return ImageResult.record(framed, width, height, "; ".join(notes))
     except (BadImage, RecordIOError) as exc:
         return ImageResult.skipped(str(exc))
     except MemoryError:
@@ -186,22 +189,29 @@ def _as_message(position: int, result: ImageResult) -> list[Piece]:
         reason = result.reason.encode("utf-8", "replace")
         return [_RESULT.pack(position, 0, 0, Kind.SKIPPED.value, len(reason)), reason]
     header = _RESULT.pack(position, result.width, result.height, result.kind.value, result.size)
-    return [header, *result.pieces]
+    if not result.note:
+        return [header, *result.pieces]
+    note = result.note.encode("utf-8", "replace")
+    return [_RESULT.pack(position, 0, 0, _NOTE, len(note)), note, header, *result.pieces]
 
 
 def _from_message(message: bytearray) -> Iterator[tuple[int, ImageResult]]:
     """(position, result) for each result in a worker's message; records stay views of it."""
-    view, offset = memoryview(message), 0
+    view, offset, note = memoryview(message), 0, ""
     while offset < len(message):
         position, width, height, kind, length = _RESULT.unpack_from(message, offset)
         offset += _RESULT.size + length
         body = view[offset - length : offset]  # no copy of the record
+        if kind == _NOTE:
+            note = str(body, "utf-8")
+            continue
         if kind == Kind.RECORD.value:
-            yield position, ImageResult.record((body,), width, height)
+            yield position, ImageResult.record((body,), width, height, note)
         elif kind == Kind.COPY.value:
-            yield position, ImageResult.copy(width, height)
+            yield position, ImageResult.copy(width, height, note)
         else:
             yield position, ImageResult.skipped(str(body, "utf-8"))
+        note = ""
 
 
 def _serve(tasks: int, results: int) -> None:
@@ -338,7 +348,8 @@ class ForkedPool:
                     self._collect(selector, flow)
                     continue
                 if result.kind is Kind.COPY:
-                    result = copy_file(entries[flow.returned], result.width, result.height)
+                    copied = copy_file(entries[flow.returned], result.width, result.height)
+                    result = copied._replace(note=result.note)
                 yield result
                 flow.returned += 1
                 self._feed(flow)
