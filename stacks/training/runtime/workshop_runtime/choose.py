@@ -386,6 +386,12 @@ def _quota_rows(
 
 
 def _waited(run: Run) -> str:
+    if run.ticket_key is None:
+        # It never waited: no time allowed, or its deadline passed during failed attempts.
+        return (
+            "The types with quota are all in use and the run may not wait past its deadline "
+            f"{run.deadline:%Y-%m-%d %H:%M:%S} UTC (training.waitForQuotaMinutes)."
+        )
     return (
         f"The run waited for quota until its deadline {run.deadline:%Y-%m-%d %H:%M:%S} UTC "
         f"(training.waitForQuotaMinutes; checked {run.checks} times)."

@@ -341,7 +341,9 @@ def test_no_quota_at_all_fails_at_once_without_waiting(s3):
 def test_no_waiting_allowed_fails_at_once_when_quota_is_in_use(s3):
     harness = Harness(s3, prepare=prepared(wait_minutes=0))
     harness.sagemaker.others += [OtherJob("a", G4DN), OtherJob("b", G5)]
-    assert harness.choose()["failure"]["Error"] == "NoGpuQuotaError"
+    failure = harness.choose()["failure"]
+    assert failure["Error"] == "NoGpuQuotaError"
+    assert "the run may not wait past its deadline" in failure["Cause"]
 
 
 def test_the_attempt_limit_ends_the_run(s3):
