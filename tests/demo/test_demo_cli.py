@@ -52,14 +52,8 @@ def test_mistakes_are_one_line(tmp_path, argv, code, expected):
     assert sorted(p.name for p in (tmp_path / "projects").iterdir()) == ["thesis.tex"]
 
 
-def test_make_demo_passes_args_and_a_mistake_stops_it_with_the_demos_line():
-    result = subprocess.run(  # -o setup: the environment is already built
-        ["make", "--no-print-directory", "-o", "setup", "demo", "ARGS=--bogus"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_make_demo_passes_args_and_a_mistake_stops_it_with_the_demos_line(run_make):
+    result = run_make("demo", "ARGS=--bogus")
     assert result.returncode == 2  # make's own code for a failed recipe
     assert "demo: error: unrecognized arguments: --bogus" in result.stderr
 

@@ -78,14 +78,8 @@ def test_a_mistake_is_one_line_with_its_exit_code(tmp_path, argv, code, expected
     assert not list(tmp_path.rglob("*.png")) and not list(tmp_path.rglob("*.xyz"))
 
 
-def test_make_results_without_job_is_a_usage_error():
-    completed = subprocess.run(  # -o setup: the environment is already built
-        ["make", "--no-print-directory", "-o", "setup", "results"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_make_results_without_job_is_a_usage_error(run_make):
+    completed = run_make("results")
     assert completed.returncode == 2  # make's own code for a failed recipe
     assert "results: error: no training job given: make results JOB=" in completed.stderr
     assert "Traceback" not in completed.stderr
