@@ -35,8 +35,8 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: setup ## Run the workshop pipeline end to end on a local AWS emulator (no AWS account)
-	$(PYTHON) -m demo
+demo: setup ## Run the workshop pipeline end to end on a local AWS emulator (no AWS account; ARGS="--work DIR" keeps the files)
+	$(PYTHON) -m demo $(ARGS)
 
 test: setup ## Run every test (what CI runs)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
@@ -63,7 +63,7 @@ bootstrap: setup ## Bootstrap CDK in the target account(s)
 smoke: setup ## After a deploy, with AWS credentials: upload a tiny archive, wait for its manifest (STACK= REGION= TIMEOUT= FORCE=1)
 	$(PYTHON) tests/fidelity/smoke.py $(if $(STACK),--stack "$(STACK)") $(if $(REGION),--region "$(REGION)") $(if $(TIMEOUT),--timeout "$(TIMEOUT)") $(if $(FORCE),--force)
 
-results: setup ## Accuracy by epoch of a training job: make results JOB=<job name or report.json> [OUT=plot.png]
+results: setup ## Accuracy by epoch of a training job: make results JOB=<job name, ARN or report.json> [OUT=plot.png] (default: results/JOB-accuracy.png)
 	$(PYTHON) -m stacks.training.results "$(JOB)" $(if $(OUT),--out "$(OUT)") $(ARGS)
 
 bench: setup ## Time im2rec.py against recpack pack, print the table (BENCH_ARGS="--images 5000 --repeat 5")

@@ -1,6 +1,8 @@
 """Fixtures shared across tests/."""
 
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +47,20 @@ def lab2_hyperparameters():
         "optimizer": "sgd",
         "use_pretrained_model": "0",
     }
+
+
+@pytest.fixture
+def run_make():
+    """Runs a Make target of the repository as a user types it, without rebuilding the environment
+    (`-o setup`: it is already built)."""
+
+    def run(target, *variables):
+        return subprocess.run(
+            ["make", "--no-print-directory", "-o", "setup", target, *variables],
+            cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return run

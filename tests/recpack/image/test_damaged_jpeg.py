@@ -189,7 +189,9 @@ def test_pillows_warnings_are_shown_once_naming_the_file(tmp_path, recpack, work
     (root / "wren" / "odd_exif.jpg").write_bytes(_jpeg_with_broken_exif())
     (root / "jay" / "odd_exif_too.jpg").write_bytes(_jpeg_with_broken_exif())
     recpack("list", tmp_path / "ds", root, "--no-shuffle")
-    result = recpack("pack", tmp_path / "ds", root, "--resize", "64", "--workers", workers)
+    result = recpack(
+        "pack", tmp_path / "ds", root, "--resize", "64", "--workers", workers, "--min-size", "0"
+    )
     lines = result.stderr.splitlines()
     for name in ("wren/odd_exif.jpg", "jay/odd_exif_too.jpg"):
         about = [line for line in lines if name in line]

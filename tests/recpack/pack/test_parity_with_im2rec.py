@@ -152,7 +152,16 @@ def test_orientation_colour_model_and_bit_depth_follow_opencv(tmp_path, im2rec, 
     root = tmp_path / "special"
     _special_images(root / "all")
     recpack(
-        "list", tmp_path / "ds", root, "--no-shuffle", "--exts", ".jpg", ".png", ".tif", ".webp"
+        "list",
+        tmp_path / "ds",
+        root,
+        "--no-shuffle",
+        "--allow-single-class",
+        "--exts",
+        ".jpg",
+        ".png",
+        ".tif",
+        ".webp",
     )
     shutil.copy(tmp_path / "ds.lst", tmp_path / "ref.lst")
     im2rec(*options, tmp_path / "ref", root)
@@ -256,7 +265,7 @@ def test_resized_images_are_closer_to_a_full_resolution_resize_than_im2recs(
         [(1150, 760), (760, 1150), (1300, 900), (1000, 700), (500, 375), (375, 500)]
     ):
         synthetic.sharp_photo(*size, seed).save(root / "lines" / f"{seed}.jpg", quality=90)
-    recpack("list", tmp_path / "ds", root, "--no-shuffle")
+    recpack("list", tmp_path / "ds", root, "--no-shuffle", "--allow-single-class")
     shutil.copy(tmp_path / "ds.lst", tmp_path / "ref.lst")
     im2rec("--resize", "256", tmp_path / "ref", root)
     recpack("pack", tmp_path / "ds", root, "--resize", "256")

@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import RecpackError
+from .faults import fault_of, image_reason
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -200,12 +201,6 @@ def _open(path: str) -> tuple[ImageFile.ImageFile, int]:
         image.decodermaxblock = min(max(size, image.decodermaxblock), _WHOLE_FILE_READ_MAX)
     except BadImage:
         raise
-    except FileNotFoundError:
-        raise BadImage("file not found") from None
-    except IsADirectoryError:
-        raise BadImage("is a folder, not a file") from None
-    except PermissionError:
-        raise BadImage("permission denied") from None
     except Image.DecompressionBombError as exc:
         raise BadImage(f"too many pixels (decompression bomb guard): {exc}") from None
     except Image.DecompressionBombWarning as exc:
@@ -213,8 +208,14 @@ def _open(path: str) -> tuple[ImageFile.ImageFile, int]:
     except Image.UnidentifiedImageError:
         raise BadImage(_unidentified_reason(path)) from None
     except OSError as exc:
-        raise BadImage(f"cannot read: {exc.strerror or exc}") from None
+        raise unreadable(exc, path) from None
     return image, size
+
+
+def unreadable(exc: OSError, path: str) -> RecpackError:
+    """What an OSError reading `path` means: EnvironmentFault when the machine failed (the run
+    stops), else BadImage with the reason (the image is skipped)."""
+    return fault_of(exc, path) or BadImage(image_reason(exc))
 
 
 # --- JPEG ----------------------------------------------------------------------------------------
@@ -392,7 +393,7 @@ def _read_whole(path: str) -> bytes:
         with open(path, "rb", buffering=0) as f:
             return f.readall()
     except OSError as exc:
-        raise BadImage(f"cannot read: {exc.strerror or exc}") from None
+        raise unreadable(exc, path) from None
 
 
 def _decode_jpeg(
@@ -453,6 +454,8 @@ def _load(image: Image.Image) -> None:
     except Image.DecompressionBombWarning as exc:
         raise BadImage(f"too many pixels (decompression bomb guard): {exc}") from None
     except OSError as exc:
+        if exc.errno is not None:  # the file's read failed, not the decoder
+            raise unreadable(exc, getattr(image, "filename", "") or "an image") from None
         text = str(exc)
         if "truncated" in text or "broken data stream" in text or "premature end" in text.lower():
             raise BadImage(f"truncated image data ({text})") from None
@@ -636,7 +639,7 @@ def _pass_through(path: str, options: PackOptions | None = None) -> tuple[bytes,
         with open(path, "rb") as f:
             data = f.read()
     except OSError as exc:
-        raise BadImage(f"cannot read: {exc.strerror}") from None
+        raise unreadable(exc, path) from None
     if not _looks_complete(data, image_format):
         # No end marker where one is expected: decode it fully to tell truncation from trailing bytes.
         with _pil().open(io.BytesIO(data)) as probe:
@@ -667,7 +670,7 @@ def _check_pass_through(path: str) -> tuple[int, int]:
             f.seek(max(0, size - _TAIL))
             tail = f.read()
     except OSError as exc:
-        raise BadImage(f"cannot read: {exc.strerror}") from None
+        raise unreadable(exc, path) from None
     if not _looks_complete(tail, image_format):
         _pass_through(path)  # the whole check: raises BadImage for a truncated file
     return width, height
