@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from itertools import permutations
 
+from recpack import defaults as recpack_defaults
 from stacks.config.regions import IMAGE_CLASSIFICATION_ACCOUNTS
 from stacks.config.retention import RETENTION_BY_DAYS
 from stacks.training.runtime.workshop_runtime.hyperparameters import (
@@ -65,11 +66,11 @@ ACCOUNT = Fields(
 )
 
 
-def _prefix(name: str, doc: str) -> Str:
+def _prefix(default: str, doc: str) -> Str:
     return Str(
         pattern=_PREFIX,
         reason="must be a relative key prefix ending in '/', such as 'raw/'",
-        default=f"{name}/",
+        default=default,
         doc=doc,
     )
 
@@ -96,16 +97,21 @@ PACKAGING = Fields(
             exclusive=True,
             reason="must be between 0 and 1 (exclusive): "
             "training needs both a train and a validation channel",
-            default=0.75,
+            default=recpack_defaults.PIPELINE_TRAIN_RATIO,
             doc="`recpack pipeline --train-ratio`: share of each class's images in the train "
             "channel",
         ),
         "resize": Int(
             minimum=1,
-            default=256,
+            default=recpack_defaults.PIPELINE_RESIZE,
             doc="`--resize`: shorter side in pixels; at least the training `image_shape` sides",
         ),
-        "quality": Int(minimum=1, maximum=100, default=95, doc="`--quality`: JPEG quality"),
+        "quality": Int(
+            minimum=1,
+            maximum=100,
+            default=recpack_defaults.QUALITY,
+            doc="`--quality`: JPEG quality",
+        ),
         "classes": List(
             item=Str(
                 checks=(
@@ -252,12 +258,19 @@ SETTINGS = Fields(
         ),
         "prefixes": Fields(
             fields={
-                "raw": _prefix("raw", "Uploaded image archives; an upload starts the build"),
-                "train": _prefix("train", "Training channel, written by the build"),
-                "validation": _prefix("validation", "Validation channel, written by the build"),
-                "output": _prefix("output", "Model artifacts and report.json of each job"),
+                "raw": _prefix(
+                    recpack_defaults.RAW_PREFIX,
+                    "Uploaded image archives; an upload starts the build",
+                ),
+                "train": _prefix(
+                    recpack_defaults.TRAIN_PREFIX, "Training channel, written by the build"
+                ),
+                "validation": _prefix(
+                    recpack_defaults.VALIDATION_PREFIX, "Validation channel, written by the build"
+                ),
+                "output": _prefix("output/", "Model artifacts and report.json of each job"),
                 "queue": _prefix(
-                    "queue",
+                    "queue/",
                     "Tickets of training runs waiting for GPU quota, first come first served",
                 ),
             },
@@ -266,7 +279,7 @@ SETTINGS = Fields(
         "manifestKey": Str(
             pattern=r"[^/].*",
             reason="must be a non-empty object key",
-            default="manifest.json",
+            default=recpack_defaults.MANIFEST_KEY,
             doc="Written by the build, read by training",
         ),
         "noncurrentVersionExpirationDays": Int(
