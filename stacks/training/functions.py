@@ -20,6 +20,7 @@ from stacks.common.arns import sagemaker_quotas_arn, training_job_arn, training_
 from stacks.common.iam import add_statements
 from stacks.common.logs import log_group
 from stacks.common.nag import acknowledge, acknowledge_wildcard
+from stacks.common.tokens import json_string_list
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -58,7 +59,7 @@ class TrainingFunctions(Construct):
                 "DEFAULT_HYPERPARAMETERS": json.dumps(
                     dict(default_hyperparameters), sort_keys=True
                 ),
-                "INSTANCE_TYPES": json.dumps(list(instance_types)),
+                "INSTANCE_TYPES": json_string_list(instance_types),
                 "JOB_NAME_PREFIX": job_name_prefix,
             },
         )
