@@ -106,8 +106,14 @@ def answer_custom_resource(
         f"{endpoint}/cloudformation_{region}/cfnresponse?stack={stack_id}",
         data=body,
         method="PUT",
-        # As CDK's handlers send it; the emulator routes a form or JSON content type elsewhere.
-        headers={"Content-Type": ""},
+        headers={
+            # As CDK's handlers send it; the emulator routes a form or JSON content type elsewhere.
+            "Content-Type": "",
+            # The emulator takes the stack's region from a signature (AWS's own response URL is
+            # a presigned S3 URL); without one it looks in us-east-1 only.
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/"
+            "cloudformation/aws4_request",
+        },
     )
     urllib.request.urlopen(request, timeout=30).close()
 
