@@ -81,8 +81,8 @@ class ParameterDefinition:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-def spec_of(setting: str) -> Spec:
-    spec = SETTINGS.spec_at(setting.split("."))
+def spec_of(setting: str, table: Fields = SETTINGS) -> Spec:
+    spec = table.spec_at(setting.split("."))
     if spec is None:
         raise ParameterError(f"{setting}: no such setting in stacks/config/schema.py")
     return spec
@@ -105,10 +105,13 @@ def parameter_text(spec: Spec, value: Any) -> str:
     return str(value)
 
 
-def definition(parameter: TemplateParameter, settings: Any) -> ParameterDefinition:
-    """The parameter for one row, its default the setting's value in `settings`."""
-    spec = spec_of(parameter.setting)
-    uncheckable = _uncheckable(parameter.setting, spec)
+def definition(
+    parameter: TemplateParameter, settings: Any, table: Fields = SETTINGS
+) -> ParameterDefinition:
+    """The parameter for one row, its default the setting's value in `settings` (checked against
+    `table`, the settings' spec table)."""
+    spec = spec_of(parameter.setting, table)
+    uncheckable = _uncheckable(parameter.setting, spec, table)
     unexplained = [check for check in uncheckable if check not in parameter.unchecked]
     if unexplained:
         raise ParameterError(
@@ -130,7 +133,7 @@ def definition(parameter: TemplateParameter, settings: Any) -> ParameterDefiniti
     )
 
 
-def _uncheckable(setting: str, spec: Spec) -> list[str]:
+def _uncheckable(setting: str, spec: Spec, table: Fields) -> list[str]:
     """The spec's checks no parameter constraint can make."""
     found = ["checks"] if spec.checks else []
     if isinstance(spec, Int):
@@ -140,20 +143,20 @@ def _uncheckable(setting: str, spec: Spec) -> list[str]:
     if isinstance(spec, List):
         found += ["unique"] if spec.unique else []
         found += ["item checks"] if spec.item.checks else []
-    return found + _rules_on(setting)
+    return found + _rules_on(setting, table)
 
 
-def _rules_on(setting: str) -> list[str]:
+def _rules_on(setting: str, table: Fields) -> list[str]:
     """`rule <at>` for every cross-field rule that reads the setting."""
     found = []
     names = setting.split(".")
-    table: Spec | None = SETTINGS
+    group: Spec | None = table
     for depth in range(len(names)):
-        if not isinstance(table, Fields):
+        if not isinstance(group, Fields):
             break
         relative = ".".join(names[depth:])
-        found += [f"rule {r.at}" for r in table.rules if _reads(r, relative)]
-        table = table.fields.get(names[depth])
+        found += [f"rule {r.at}" for r in group.rules if _reads(r, relative)]
+        group = group.fields.get(names[depth])
     return found
 
 
