@@ -17,7 +17,6 @@ import json
 import zipfile
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
 
@@ -32,8 +31,8 @@ from tests.fidelity.cfn import Template
 from tests.fidelity.deploy import EMULATOR_SKIPS, create_stack
 from tests.fidelity.flows import image_archive
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"  # moto's
+REGION = flow.REGION
+ACCOUNT = flow.ACCOUNT  # moto's
 ASSETS_BUCKET = "ws-event-assets-us-east-1-5f2c"
 # What Workshop Studio passes as {{.AssetsBucketPrefix}}: the event's copy of the assets/ folder.
 ASSETS_PREFIX = "7d1c9e2a-3b4f-4c5d-8e6f-0a1b2c3d4e5f/assets/"
@@ -47,13 +46,7 @@ MAGIC = {"{{.AssetsBucketName}}": ASSETS_BUCKET, "{{.AssetsBucketPrefix}}": ASSE
 
 
 def client(emulator: Emulator, service: str):
-    return boto3.client(
-        service,
-        endpoint_url=emulator.endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return flow.Clients(emulator.endpoint).client(service)  # in flow.REGION
 
 
 @pytest.fixture(scope="module")
