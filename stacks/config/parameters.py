@@ -143,6 +143,9 @@ def _uncheckable(setting: str, spec: Spec, table: Fields) -> list[str]:
     if isinstance(spec, List):
         found += ["unique"] if spec.unique else []
         found += ["item checks"] if spec.item.checks else []
+        if spec.min_items == 0 and _refuses_empty(spec.item):
+            # An empty value must pass for the empty list, so an empty item passes too.
+            found.append("empty items")
     return found + _rules_on(setting, table)
 
 
@@ -188,12 +191,14 @@ def _constraints(setting: str, spec: Spec) -> dict[str, Any]:
 def _list(setting: str, spec: List, item: Str) -> dict[str, Any]:
     # CloudFormation applies AllowedPattern to every item of a CommaDelimitedList; an empty value
     # is one empty item, which a pattern without the empty string refuses (at least one item).
-    empty_refused = item.pattern is not None and not _matches_empty(item.pattern)
-    if spec.min_items > 1 or (spec.min_items == 1 and not empty_refused):
+    if spec.min_items > 1 or (spec.min_items == 1 and not _refuses_empty(item)):
         raise ParameterError(
             f"{setting}: a list of at least {spec.min_items} has no parameter form"
         )
-    pattern = {"allowed_pattern": item.pattern} if item.pattern else {}
+    pattern = {}
+    if item.pattern is not None:
+        empty_list = spec.min_items == 0 and _refuses_empty(item)
+        pattern = {"allowed_pattern": f"(?:{item.pattern})?" if empty_list else item.pattern}
     least = "at least one, " if spec.min_items else ""
     return {
         "type": "CommaDelimitedList",
@@ -202,8 +207,8 @@ def _list(setting: str, spec: List, item: Str) -> dict[str, Any]:
     }
 
 
-def _matches_empty(pattern: str) -> bool:
-    return re.fullmatch(pattern, "") is not None
+def _refuses_empty(item: Str) -> bool:
+    return item.pattern is not None and re.fullmatch(item.pattern, "") is None
 
 
 def _rule(spec: Spec) -> str:

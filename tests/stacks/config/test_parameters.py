@@ -166,6 +166,7 @@ TABLE = Fields(
         "first": Str(pattern=r"[a-z]+", default="a"),
         "second": Str(pattern=r"[a-z]+", default="b"),
         "tags": List(item=Str(pattern=r"[a-z]*"), min_items=1, default=["a"]),
+        "emails": List(item=Str(pattern=r"[a-z]+@[a-z]+"), default=[]),
         "group": Fields(fields={"inner": Bool(default=True)}),
     },
     rules=(Rule(at="first", needs=("second",), holds=lambda v: True, explain=lambda v: ""),),
@@ -225,3 +226,17 @@ def test_parameter_text_is_what_cloudformation_passes():
     assert parameter_text(Bool(), True) == "true"
     assert parameter_text(List(item=Str()), ("a", "b")) == "a,b"
     assert parameter_text(Int(), 3) == "3"
+
+
+def test_a_list_that_may_be_empty_takes_the_empty_value_and_says_what_goes_unchecked():
+    """notificationEmails-like: no items is allowed, so CloudFormation must take an empty value,
+    which is one empty item: the pattern lets it through, and empty items go unchecked."""
+    with pytest.raises(ParameterError, match="empty items"):
+        definition(row("emails"), values(emails=()), TABLE)
+    made = definition(
+        row("emails", **{"empty items": "an empty address is skipped"}), values(emails=()), TABLE
+    )
+    assert (made.type, made.default) == ("CommaDelimitedList", "")
+    assert cloudformation_accepts(made, "")
+    assert cloudformation_accepts(made, "a@b,c@d")
+    assert not cloudformation_accepts(made, "a@b,not-an-address")
