@@ -198,7 +198,7 @@ def test_the_functions_run_the_code_uploaded_under_the_prefix(deployed, emulator
     assert checked >= 4  # three training functions, the provider framework, CDK's auto-delete
 
 
-def test_the_instance_types_parameter_reaches_prepare_and_the_preflight(deployed, emulator):
+def test_the_instance_types_parameter_reaches_choose_and_the_preflight(deployed, emulator):
     template, stack, _, outputs, _ = deployed
     resources = {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
@@ -206,13 +206,13 @@ def test_the_instance_types_parameter_reaches_prepare_and_the_preflight(deployed
             StackName=stack["StackId"]
         )["StackResourceSummaries"]
     }
-    (prepare,) = [
+    (choose,) = [
         k
         for k in template.of_type("AWS::Lambda::Function")
-        if k.startswith("TrainingFunctionsPrepare")
+        if k.startswith("TrainingFunctionsChoose")
     ]
     environment = client(emulator, "lambda").get_function_configuration(
-        FunctionName=resources[prepare]
+        FunctionName=resources[choose]
     )["Environment"]["Variables"]
     assert json.loads(environment["INSTANCE_TYPES"]) == ["ml.g5.xlarge", "ml.g4dn.xlarge"]
     # The fake quotas give ml.g5.xlarge 1: the first type of the parameter, not of cdk.json.

@@ -20,7 +20,7 @@ import yaml
 from aws_cdk import aws_s3_assets as s3_assets
 
 from stacks.packaging_build.packaging_build import PACKAGING_DIR
-from stacks.training.functions import RUNTIME_DIR
+from stacks.training.lambdas import RUNTIME_DIR
 from stacks.workshop_template.bundle import MARKER, BundleError, write_bundle
 from stacks.workshop_template.synthesizer import AssetParameterSynthesizer
 
@@ -92,12 +92,12 @@ def test_the_zips_hold_the_recpack_source_and_the_lambda_runtime(workshop_bundle
     assert zip_names(assets / source_key) == tree(PACKAGING_DIR) - {
         p for p in tree(PACKAGING_DIR) if p.startswith(("build/", "dist/"))
     }
-    prepare = next(
+    choose = next(
         f
         for k, f in resources_of_type(template, "AWS::Lambda::Function").items()
-        if k.startswith("TrainingFunctionsPrepare")
+        if k.startswith("TrainingFunctionsChoose")
     )
-    runtime_key = render(prepare["Properties"]["Code"]["S3Key"]).rsplit(">", 1)[1]
+    runtime_key = render(choose["Properties"]["Code"]["S3Key"]).rsplit(">", 1)[1]
     assert zip_names(assets / runtime_key) == tree(RUNTIME_DIR)
     assert "workshop_runtime/prepare.py" in zip_names(assets / runtime_key)
 
@@ -122,9 +122,9 @@ def test_zips_are_the_same_bytes_for_the_same_files(workshop_bundle, tmp_path):
 def test_per_account_parameters_reach_the_components(workshop_bundle):
     template = workshop_bundle.template
     functions = resources_of_type(template, "AWS::Lambda::Function")
-    prepare = next(f for k, f in functions.items() if k.startswith("TrainingFunctionsPrepare"))
+    choose = next(f for k, f in functions.items() if k.startswith("TrainingFunctionsChoose"))
     # A JSON list CloudFormation joins from the CommaDelimitedList parameter.
-    assert prepare["Properties"]["Environment"]["Variables"]["INSTANCE_TYPES"] == {
+    assert choose["Properties"]["Environment"]["Variables"]["INSTANCE_TYPES"] == {
         "Fn::Join": ["", ['["', {"Fn::Join": ['","', {"Ref": "InstanceTypes"}]}, '"]']]
     }
     (preflight,) = resources_of_type(template, "Custom::GpuQuotaPreflight").values()
