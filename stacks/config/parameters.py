@@ -11,6 +11,7 @@ the row's `unchecked` with why a value it would refuse does no harm, or `definit
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ class TemplateParameter:
     description: str
     # A check of the spec CloudFormation cannot make -> why a value it would refuse does no harm.
     unchecked: Mapping[str, str] = field(default_factory=dict)
+    # A list setting taken as one item, empty for none: a template cannot make one resource per
+    # item of a CommaDelimitedList (say, one email subscription per address) without a transform.
+    one_item: bool = False
 
 
 # A new per-account parameter: a row here, and its binding in stacks/workshop_template/stack.py.
@@ -50,6 +54,17 @@ TEMPLATE_PARAMETERS = (
         unchecked={
             "unique": "A type listed twice is only looked at twice: the first with free quota "
             "is used either way.",
+        },
+    ),
+    TemplateParameter(
+        setting="notificationEmails",
+        name="NotificationEmail",
+        description="An address that gets one email per packaging build and training run (after "
+        "confirming the subscription), and the budget's alerts; empty: none",
+        one_item=True,
+        unchecked={
+            "rule budgetMonthlyUsd": "The template makes the budget only when an address is given "
+            "(one, within AWS Budgets' 10).",
         },
     ),
     TemplateParameter(
@@ -111,6 +126,9 @@ def definition(
     """The parameter for one row, its default the setting's value in `settings` (checked against
     `table`, the settings' spec table)."""
     spec = spec_of(parameter.setting, table)
+    value = setting_value(settings, parameter.setting)
+    if parameter.one_item:
+        spec, value = _one_item(parameter.setting, spec, value)
     uncheckable = _uncheckable(parameter.setting, spec, table)
     unexplained = [check for check in uncheckable if check not in parameter.unchecked]
     if unexplained:
@@ -126,11 +144,30 @@ def definition(
         )
     constraints = _constraints(parameter.setting, spec)
     return ParameterDefinition(
-        default=parameter_text(spec, setting_value(settings, parameter.setting)),
+        default="" if value is None else parameter_text(spec, value),
         description=parameter.description,
         constraint_description=f"workshop.{parameter.setting}: {constraints.pop('rule')}",
         **constraints,
     )
+
+
+def _one_item(setting: str, spec: Spec, value: Any) -> tuple[Spec, Any]:
+    """The item's spec (an empty value allowed when the list may be empty) and the one value."""
+    if not isinstance(spec, List) or not isinstance(spec.item, Str) or spec.min_items > 1:
+        raise ParameterError(
+            f"{setting}: only a list of strings of at most one item has a one-item form"
+        )
+    if len(value) > 1:
+        raise ParameterError(
+            f"{setting}: the template takes one value per account and the settings list "
+            f"{len(value)}; give one, e.g. -c 'workshop.{setting}=[\"{value[0]}\"]'"
+        )
+    item = spec.item
+    if spec.min_items == 0 and _refuses_empty(item):
+        item = dataclasses.replace(
+            item, pattern=f"(?:{item.pattern})?", reason=f"{_rule(item)}, or be empty for none"
+        )
+    return item, value[0] if value else None
 
 
 def _uncheckable(setting: str, spec: Spec, table: Fields) -> list[str]:

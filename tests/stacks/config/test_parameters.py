@@ -113,14 +113,44 @@ def test_retain_bucket_takes_exactly_the_settings_booleans(settings_, text):
     )
 
 
+email_like = st.from_regex(r"[a-z.+]{0,6}@?[a-z0-9-]{0,6}(\.[a-z]{0,3})?", fullmatch=True) | (
+    st.sampled_from(
+        ["ana@example.com", "a.b+c@x.co.uk", "ana@example", "@example.com", "ana@-x.com", ""]
+    )
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(email_like)
+def test_the_notification_email_is_checked_as_one_item_of_the_setting(settings_, email):
+    """Empty is the empty list; anything else is a one-address list."""
+    parameter = definition(ROWS["NotificationEmail"], settings_)
+    assert parameter.type == "String"
+    assert cloudformation_accepts(parameter, email) == settings_accept(
+        "notificationEmails", [email] if email else []
+    )
+
+
+def test_the_notification_email_takes_no_list_and_the_template_no_two_addresses(settings_):
+    parameter = definition(ROWS["NotificationEmail"], settings_)
+    assert not cloudformation_accepts(parameter, "ana@example.com,bo@example.com")
+    two = load_settings(
+        {**cdk_json_context(), "workshop.notificationEmails": '["a@x.org", "b@x.org"]'}
+    )
+    with pytest.raises(ParameterError, match="notificationEmails: the template takes one value"):
+        definition(ROWS["NotificationEmail"], two)
+
+
 def test_each_parameter_defaults_to_the_settings_value():
     changed = load_settings(
         {
             **cdk_json_context(),
             "workshop.retainBucket": "true",
             "workshop.training.instanceTypes": '["ml.g5.xlarge"]',
+            "workshop.notificationEmails": '["ana@example.com"]',
         }
     )
+    assert definition(ROWS["NotificationEmail"], changed).default == "ana@example.com"
     assert definition(ROWS["RetainBucket"], changed).default == "true"
     assert definition(ROWS["InstanceTypes"], changed).default == "ml.g5.xlarge"
 
@@ -132,6 +162,8 @@ def test_constraint_descriptions_name_the_setting_and_its_rule(settings_):
     assert described == {
         "InstanceTypes": "workshop.training.instanceTypes: comma-separated, at least one, each "
         "must be a SageMaker instance type such as 'ml.g4dn.xlarge'",
+        "NotificationEmail": "workshop.notificationEmails: must be an email address such as "
+        "'ana@example.com', or be empty for none",
         "RetainBucket": "workshop.retainBucket: true or false",
     }
 
@@ -240,3 +272,15 @@ def test_a_list_that_may_be_empty_takes_the_empty_value_and_says_what_goes_unche
     assert cloudformation_accepts(made, "")
     assert cloudformation_accepts(made, "a@b,c@d")
     assert not cloudformation_accepts(made, "a@b,not-an-address")
+
+
+def test_one_item_of_a_list_is_a_string_that_may_be_empty():
+    one = TemplateParameter("emails", "P", "a parameter", one_item=True)
+    made = definition(one, values(emails=("a@b",)), TABLE)
+    assert (made.type, made.default) == ("String", "a@b")
+    assert definition(one, values(emails=()), TABLE).default == ""
+    assert cloudformation_accepts(made, "") and not cloudformation_accepts(made, "a@b,c@d")
+    with pytest.raises(ParameterError, match="takes one value per account"):
+        definition(one, values(emails=("a@b", "c@d")), TABLE)
+    with pytest.raises(ParameterError, match="one-item form"):
+        definition(TemplateParameter("count", "P", "p", one_item=True), values(count=2), TABLE)
