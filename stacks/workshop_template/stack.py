@@ -9,7 +9,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import aws_cdk as cdk
-from constructs import Construct
+import jsii
+from aws_cdk import aws_budgets as budgets
+from aws_cdk import aws_sns as sns
+from constructs import Construct, IConstruct
 
 from stacks.app import WorkshopStack
 from stacks.config import WorkshopSettings
@@ -40,8 +43,37 @@ def _retain_bucket(
     return RetainChosenAtDeploy(kept, settings.log_retention_days)
 
 
+def _notification_email(
+    parameter: cdk.CfnParameter, stack: cdk.Stack, _: WorkshopSettings
+) -> tuple[str, ...]:
+    """The address as the one notification email. The topic and the functions publishing to it
+    exist either way (an empty topic costs nothing but its key); the subscription and the budget,
+    which need an address, exist only when one is given."""
+    given = cdk.CfnCondition(
+        stack,
+        "NotificationEmailGiven",
+        expression=cdk.Fn.condition_not(cdk.Fn.condition_equals(parameter.value_as_string, "")),
+    )
+    cdk.Aspects.of(stack).add(OnlyIf(given, (sns.CfnSubscription, budgets.CfnBudget)))
+    return (parameter.value_as_string,)
+
+
+@jsii.implements(cdk.IAspect)
+class OnlyIf:
+    """Every resource of the given types exists only under the condition."""
+
+    def __init__(self, condition: cdk.CfnCondition, types: tuple[type[cdk.CfnResource], ...]):
+        self.condition = condition
+        self.types = types
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, self.types):
+            node.cfn_options.condition = self.condition
+
+
 BINDINGS: Mapping[str, Binding] = {
     "InstanceTypes": _instance_types,
+    "NotificationEmail": _notification_email,
     "RetainBucket": _retain_bucket,
 }
 

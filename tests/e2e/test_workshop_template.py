@@ -41,6 +41,7 @@ TEMPLATE_PREFIX = "7d1c9e2a-3b4f-4c5d-8e6f-0a1b2c3d4e5f/"
 OVERRIDES = [
     'workshop.training.instanceTypes=["ml.g5.xlarge", "ml.g4dn.xlarge"]',
     "workshop.stackName=BirdsClass",
+    'workshop.notificationEmails=["instructor@example.com"]',
 ]
 MAGIC = {"{{.AssetsBucketName}}": ASSETS_BUCKET, "{{.AssetsBucketPrefix}}": ASSETS_PREFIX}
 
@@ -138,8 +139,26 @@ def test_workshop_studio_passes_the_asset_location_and_the_chosen_defaults(deplo
         "AssetsBucketName": ASSETS_BUCKET,
         "AssetsBucketPrefix": ASSETS_PREFIX,
         "InstanceTypes": "ml.g5.xlarge,ml.g4dn.xlarge",
+        "NotificationEmail": "instructor@example.com",
         "RetainBucket": "false",
     }
+
+
+def test_the_notification_email_parameter_reaches_the_subscription(deployed, emulator):
+    """The emulator creates the topic but not subscriptions (EMULATOR_SKIPS): the one the template
+    makes is checked as CloudFormation would resolve it with the parameters passed."""
+    template, _, _, outputs, _ = deployed
+    topics = [t["TopicArn"] for t in client(emulator, "sns").list_topics()["Topics"]]
+    assert outputs["NotificationTopicArn"] in topics
+    (subscription,) = template.of_type("AWS::SNS::Subscription")
+    assert template.included(subscription)
+    properties = template.resolve(template.resources[subscription]["Properties"])
+    assert (properties["Protocol"], properties["Endpoint"]) == ("email", "instructor@example.com")
+    template.body["Parameters"]["NotificationEmail"]["Default"] = ""  # what "none" passes
+    try:
+        assert not template.included(subscription)
+    finally:
+        template.body["Parameters"]["NotificationEmail"]["Default"] = "instructor@example.com"
 
 
 def test_no_cdk_bootstrap_resource_or_reference(deployed, emulator, bundle):

@@ -25,6 +25,8 @@ from .cfn import Template
 EMULATOR_SKIPS = {
     "AWS::CodeBuild::Project": "no CloudFormation model for CodeBuild in moto",
     "AWS::S3::BucketPolicy": "no CloudFormation model for bucket policies in moto",
+    "AWS::SNS::Subscription": "no CloudFormation model for SNS subscriptions in moto",
+    "AWS::SNS::TopicPolicy": "no CloudFormation model for SNS topic policies in moto",
 }
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 BOOTSTRAP_VERSION = "/cdk-bootstrap/hnb659fds/version"

@@ -50,6 +50,7 @@ def test_no_bootstrap_version_rule_parameter_bucket_or_role(workshop_bundle):
         "AssetsBucketName",
         "AssetsBucketPrefix",
         "InstanceTypes",
+        "NotificationEmail",
         "RetainBucket",
     }
     for trace in ("BootstrapVersion", "cdk-bootstrap", "hnb659fds", "cdk-assets", "CDKMetadata"):
@@ -136,6 +137,49 @@ def test_per_account_parameters_reach_the_components(workshop_bundle):
     assert removal["Properties"]["RetainBucket"] == {"Fn::If": ["KeepBucket", "true", "false"]}
 
 
+def test_the_notification_email_makes_the_subscription_and_the_budget_only_when_given(tmp_path):
+    """The topic and its publishers always exist; what needs an address exists only with one."""
+    overrides = {
+        "workshop.notificationEmails": '["instructor@example.com"]',
+        "workshop.budgetMonthlyUsd": "50",
+    }
+    template = json.loads(
+        write_bundle({**cdk_json_context(), **overrides}, tmp_path / "w").read_text()
+    )
+    assert template["Parameters"]["NotificationEmail"]["Default"] == "instructor@example.com"
+    assert template["Conditions"]["NotificationEmailGiven"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "NotificationEmail"}, ""]}]
+    }
+    (subscription,) = resources_of_type(template, "AWS::SNS::Subscription").values()
+    (budget,) = resources_of_type(template, "AWS::Budgets::Budget").values()
+    for resource in (subscription, budget):
+        assert resource["Condition"] == "NotificationEmailGiven"
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "NotificationEmail"}
+    alerts = budget["Properties"]["NotificationsWithSubscribers"]
+    assert {json.dumps(a["Subscribers"]) for a in alerts} == {
+        json.dumps([{"Address": {"Ref": "NotificationEmail"}, "SubscriptionType": "EMAIL"}])
+    }
+    unconditional = {"AWS::SNS::Topic", "AWS::KMS::Key", "AWS::Lambda::Function"}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] in unconditional:
+            assert "Condition" not in resource, logical_id
+
+
+def test_the_template_refuses_two_notification_emails_in_one_line(tmp_path):
+    completed = run_command(
+        "--out",
+        str(tmp_path / "w"),
+        "-c",
+        'workshop.notificationEmails=["a@example.com", "b@example.com"]',
+    )
+    assert completed.returncode == 1
+    assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr
+    assert completed.stderr.startswith(
+        "workshop-template: error: notificationEmails: the template takes one value per account"
+    )
+    assert not (tmp_path / "w").exists()
+
+
 def test_every_setting_that_is_not_a_parameter_is_baked_in(workshop_bundle):
     text = workshop_bundle.template_path.read_text()
     assert "recpack pipeline" in text and "--train-ratio 0.75" in text
@@ -148,7 +192,7 @@ def test_the_console_groups_the_parameters(workshop_bundle):
     ]
     assert [g["Parameters"] for g in groups] == [
         ["AssetsBucketName", "AssetsBucketPrefix"],
-        ["InstanceTypes", "RetainBucket"],
+        ["InstanceTypes", "NotificationEmail", "RetainBucket"],
     ]
 
 
