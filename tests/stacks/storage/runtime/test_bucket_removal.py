@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from demo.emulator import FAKE_CREDENTIALS
 from stacks.storage.runtime import bucket_removal
 
 BUCKET = "birdsworkshop-storagebucket-abc123"
@@ -18,11 +19,7 @@ BUCKET = "birdsworkshop-storagebucket-abc123"
 
 @pytest.fixture
 def s3(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
+    for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
