@@ -7,7 +7,7 @@ makes the grants where two components meet (bucket and build, bucket and trainin
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aws_cdk as cdk
@@ -15,6 +15,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from stacks.config import SettingsError, WorkshopSettings, load_settings
+from stacks.config.targets import stack_id
 from stacks.notifications import CostBudget, NotificationTopic
 from stacks.packaging_build import Layout, PackagingBuild, PipelineOptions
 from stacks.storage import WorkshopBucket
@@ -43,7 +44,7 @@ class WorkshopStack(cdk.Stack):
             description="Bird-species workshop: bucket, RecordIO packaging build, quota-aware SageMaker training",
             **kwargs,
         )
-        self.settings = settings
+        self.settings = settings = self.bind_settings(settings)
         prefixes, packaging, training = settings.prefixes, settings.packaging, settings.training
         retention = settings.log_retention_days
 
@@ -187,6 +188,11 @@ class WorkshopStack(cdk.Stack):
         self._grant_training_access()
         self._grant_notifications()
         self._add_outputs()
+
+    def bind_settings(self, settings: WorkshopSettings) -> WorkshopSettings:
+        """The settings the components get. The workshop template (stacks/workshop_template)
+        replaces some by template parameters here, before any component exists."""
+        return settings
 
     def _grant_packaging_access(self) -> None:
         """The build reads the uploaded archive, replaces the channels and writes (never reads) the
@@ -369,7 +375,7 @@ def add_workshop_stacks(app: cdk.App, settings: WorkshopSettings) -> list[Worksh
     return [
         WorkshopStack(
             app,
-            f"{settings.stack_name}-{environment.account}-{environment.region}",
+            stack_id(settings.stack_name, environment.account, environment.region),
             stack_name=settings.stack_name,
             env=cdk.Environment(account=environment.account, region=environment.region),
             settings=settings,
@@ -378,14 +384,19 @@ def add_workshop_stacks(app: cdk.App, settings: WorkshopSettings) -> list[Worksh
     ]
 
 
-def create_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> cdk.App:
-    """The CDK app: settings from the context, the stacks, and cdk-nag as a validation plugin.
+def create_app(
+    context: Mapping[str, Any] | None = None,
+    outdir: str | None = None,
+    add_stacks: Callable[[cdk.App, WorkshopSettings], object] = add_workshop_stacks,
+) -> cdk.App:
+    """The CDK app: settings from the context, the stacks (`add_stacks`; the workshop template
+    adds its own), and cdk-nag as a validation plugin.
 
     Raises SettingsError before any construct exists when a setting is invalid.
     """
     app = cdk.App(context=dict(context) if context is not None else None, outdir=outdir)
     settings = load_settings(app.node.get_all_context())
-    add_workshop_stacks(app, settings)
+    add_stacks(app, settings)
     # Synthesis fails on any AwsSolutions finding not acknowledged beside the construct causing it.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app

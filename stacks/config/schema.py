@@ -39,6 +39,7 @@ _PREFIX = r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/"
 # matches the training-job ARN, which SageMaker writes in lower case.
 _JOB_NAME_PREFIX = r"[a-z0-9](-*[a-z0-9]){0,38}"
 _MAX_RUNTIME_SECONDS = 28 * 24 * 3600
+_PROFILE = r"[A-Za-z0-9_.@+-]{1,64}"
 # An address AWS Budgets and SNS accept: one @, a dotted domain, no spaces or commas.
 _EMAIL = (
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](-*[A-Za-z0-9])*(\.[A-Za-z0-9](-*[A-Za-z0-9])*)+"
@@ -61,6 +62,12 @@ ACCOUNT = Fields(
                     + ")",
                 ),
             ),
+        ),
+        # `make deploy/status/destroy` (classroom) run with this AWS CLI profile; the app ignores it.
+        "profile": Str(
+            pattern=_PROFILE,
+            reason="is not an AWS CLI profile name (letters, digits and _ . @ + - only)",
+            default=None,
         ),
     },
 )
@@ -251,7 +258,16 @@ SETTINGS = Fields(
             default=[],
             doc='`[{"account": "111122223333", "region": "us-east-1"}, ...]`: one stack per '
             "entry; empty: one stack for the CLI's current account and region. Regions: the 16 "
-            "with an image-classification image (`stacks/config/regions.py`)",
+            "with an image-classification image (`stacks/config/regions.py`). An entry's optional "
+            '`"profile"` names the AWS CLI profile `make deploy`, `status` and `destroy` use for '
+            "it (default: the CLI's current credentials)",
+        ),
+        "deployConcurrency": Int(
+            minimum=1,
+            maximum=64,
+            default=4,
+            doc="Accounts `make deploy` and `make destroy` work on at once (`CONCURRENCY=` "
+            "overrides it for one run)",
         ),
         "retainBucket": Bool(
             default=False, doc="`true` keeps the bucket and its objects on `make destroy`"
