@@ -13,6 +13,43 @@ from demo import flow
 from demo.emulator import Emulator
 
 
+def show_training(training: flow.TrainingRun, say) -> None:
+    say(f"path: {training.execution.path()}")
+    for row in training.execution.output["run"]["quotas"]:
+        say(f"  quota {json.dumps(row)}")
+    say("attempts:")
+    for attempt in training.report["attempts"]:
+        market = "spot" if attempt["spot"] else "on-demand"
+        reason = f"  ({attempt['reason']})" if attempt.get("reason") else ""
+        say(
+            f"  {attempt['attempt']}. {attempt['trainingJobName']}  "
+            f"{attempt['instanceType']} {market}  {attempt['outcome']}{reason}"
+        )
+
+
+def show_results(state: flow.DemoState, clients: flow.Clients, say) -> None:
+    for key in flow.bucket_keys(clients):
+        say(f"  s3://{flow.DEMO_BUCKET}/{key}")
+    say(
+        "records per class (train / validation), "
+        f"num_training_samples={state.manifest['num_training_samples']}:"
+    )
+    for row in state.manifest["labels"]:
+        say(
+            f"  {row['label']}  {row['class_id']:>4}  {row['name']:<22} "
+            f"{row['train']:>4} / {row['val']}"
+        )
+    request = state.training.requests[-1]
+    say(
+        f"the job that trained: {request['TrainingJobName']} on "
+        f"{request['ResourceConfig']['InstanceType']}; its CreateTrainingJob request, as the "
+        "state machine rendered it:"
+    )
+    say(json.dumps(request, indent=2, default=str))
+    for mail in state.training.notifications:
+        say(f"\nthe email to {flow.DEMO_EMAIL}:\nSubject: {mail['Subject']}\n{mail['Message']}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
     parser.add_argument("--work", type=Path, help="keep files here (default: a temporary folder)")
@@ -74,43 +111,14 @@ def main(argv=None) -> int:
             state.manifest = flow.read_manifest(clients)
 
             step(
-                "Prepare step (quotas from demo/fake_quotas.py) and CreateTrainingJob as the state machine sends it"
+                "a training run: the synthesized state machine in the emulator's Step Functions "
+                f"(quotas from demo/fake_quotas.py; SageMaker has no {flow.NO_CAPACITY_TYPE})"
             )
-            state.prepare_output = flow.run_prepare(state, clients)
-            for row in state.prepare_output["quotas"]:
-                say(f"  {json.dumps(row)}")
-            state.training_request = flow.training_request(state.template, state.prepare_output)
-            state.training_job = flow.create_training_job(clients, state.training_request)
+            state.training = flow.run_training(state, clients)
+            show_training(state.training, say)
 
             step("what happened")
-            for key in flow.bucket_keys(clients):
-                say(f"  s3://{flow.DEMO_BUCKET}/{key}")
-            say(
-                f"records per class (train / validation), num_training_samples={state.manifest['num_training_samples']}:"
-            )
-            for row in state.manifest["labels"]:
-                say(
-                    f"  {row['label']}  {row['class_id']:>4}  {row['name']:<22} {row['train']:>4} / {row['val']}"
-                )
-            say(f"instance type chosen: {state.prepare_output['instanceType']}")
-            say(f"training job: {state.training_job['TrainingJobName']}")
-            job = {
-                k: state.training_job[k]
-                for k in (
-                    "TrainingJobName",
-                    "TrainingJobStatus",
-                    "HyperParameters",
-                    "AlgorithmSpecification",
-                    "ResourceConfig",
-                    "InputDataConfig",
-                    "OutputDataConfig",
-                    "StoppingCondition",
-                )
-                if k in state.training_job
-            }
-            # moto adds a metric definition of its own; show what the state machine sent.
-            job["AlgorithmSpecification"] = state.training_request["AlgorithmSpecification"]
-            say(json.dumps(job, indent=2, default=str))
+            show_results(state, clients, say)
     except flow.DemoError as error:
         print(f"\ndemo: error: {error}", file=sys.stderr)
         return 1

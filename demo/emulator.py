@@ -42,10 +42,12 @@ class Emulator:
     def start(self) -> Emulator:
         self._log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "demo.moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **FAKE_CREDENTIALS},
+            # demo.moto_server: moto with the patches the state machine runs need.
+            cwd=Path(__file__).resolve().parents[1],
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,8 +17,10 @@ from pathlib import Path
 import boto3
 
 from demo.emulator import FAKE_CREDENTIALS
-from demo.fake_quotas import FakeServiceQuotas
-from demo.template import Template, render_parameters
+from demo.fake_quotas import FakeServiceQuotas, SageMakerWithOtherJobs
+from demo.template import Template
+from demo.training_run import Clients as TrainingClients
+from demo.training_run import Execution, NoCapacity, TrainingScript, Trains, deploy_training
 
 REPO = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"
@@ -55,9 +58,7 @@ class DemoState:
     template: Template | None = None
     build_log: str = ""
     manifest: dict = field(default_factory=dict)
-    prepare_output: dict = field(default_factory=dict)
-    training_request: dict = field(default_factory=dict)
-    training_job: dict = field(default_factory=dict)
+    training: TrainingRun | None = None
 
 
 # 2. dataset ------------------------------------------------------------------------------------------
@@ -118,7 +119,19 @@ def synthesize(out: Path) -> Path:
         JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1",
     )
     completed = subprocess.run(
-        ["npx", "--no-install", "cdk", "synth", "--quiet", "--no-notices", "-o", str(out)],
+        [
+            "npx",
+            "--no-install",
+            "cdk",
+            "synth",
+            "--quiet",
+            "--no-notices",
+            "-o",
+            str(out),
+            # An email address, so the run's message is shown (the emulator delivers it to a queue).
+            "-c",
+            f'workshop.notificationEmails=["{DEMO_EMAIL}"]',
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -297,33 +310,70 @@ def run_packaging_build(
 # 5. training ----------------------------------------------------------------------------------------
 
 
-def run_prepare(
-    state: DemoState, clients: Clients, execution_input: dict | None = None, servicequotas=None
-) -> dict:
-    """The Prepare Lambda's handler logic with the deployed function's environment."""
-    from stacks.training.runtime.workshop_runtime import prepare
+# The demo's account: the fake quotas' g4dn.xlarge and g5.xlarge have room for a job, and SageMaker
+# has no ml.g4dn.xlarge to give (CapacityError), so the run falls back to ml.g5.xlarge.
+NO_CAPACITY_TYPE = "ml.g4dn.xlarge"
+DEMO_EMAIL = "instructor@example.com"
+# Choose checks quota again after a second, not 90, when a run waits (the demo's runs do not).
+FAST_POLL = {"workshop_runtime.choose.handler": {"POLL_SECONDS": "1"}}
 
-    environment = state.template.function_environment("TrainingFunctionsPrepare")
-    return prepare.prepare(
-        execution_input or {},
-        environment,
+
+@dataclass
+class TrainingRun:
+    execution: Execution
+    requests: list[dict]
+    notifications: list[dict]
+    report: dict
+
+
+def enable_state_machine_execution(endpoint: str) -> None:
+    """moto's server runs state machine definitions only when told to (POST /moto-api/config)."""
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/config",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def run_training(
+    state: DemoState, clients: Clients, name: str = "demo-run", servicequotas=None
+) -> TrainingRun:
+    """The synthesized state machine in the emulator (demo/training_run.py): the handlers' real
+    logic answers its Lambda tasks, and the training task fails for capacity on
+    NO_CAPACITY_TYPE and trains on any other type."""
+    enable_state_machine_execution(clients.endpoint)
+    handler_clients = TrainingClients(
         s3=clients.client("s3"),
+        sagemaker=SageMakerWithOtherJobs(clients.client("sagemaker")),
         servicequotas=servicequotas or FakeServiceQuotas(),
-        sagemaker=clients.client("sagemaker"),
+        logs=clients.client("logs"),
+        sns=clients.client("sns"),
         region=REGION,
     )
-
-
-def training_request(template: Template, prepare_output: dict) -> dict:
-    """The CreateTrainingJob request the state machine sends after Prepare returned `prepare_output`."""
-    task = template.state_machine_definition()["States"]["CreateTrainingJob"]
-    return render_parameters(task["Parameters"], {"prepare": prepare_output})
-
-
-def create_training_job(clients: Clients, request: dict) -> dict:
-    sagemaker = clients.client("sagemaker")
-    sagemaker.create_training_job(**request)
-    return sagemaker.describe_training_job(TrainingJobName=request["TrainingJobName"])
+    script = TrainingScript(
+        by_capacity={(NO_CAPACITY_TYPE, False): NoCapacity()}, default=Trains(epochs=15)
+    )
+    deployment = deploy_training(
+        state.template.body,
+        clients.client,
+        bucket=DEMO_BUCKET,
+        clients=handler_clients,
+        training=script,
+        name=name,
+        environment=FAST_POLL,
+        account=ACCOUNT,
+        region=REGION,
+    )
+    execution = deployment.run(name)
+    if execution.status != "SUCCEEDED":
+        raise DemoError(
+            f"the training run ended {execution.status}: {execution.error}: {execution.cause}"
+        )
+    return TrainingRun(
+        execution, script.requests, deployment.notifications(), execution.output["report"]
+    )
 
 
 def bucket_keys(clients: Clients) -> list[str]:

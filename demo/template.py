@@ -19,9 +19,10 @@ class Template:
         physical_ids: Mapping[str, str],
         region: str = "us-east-1",
         account: str = "123456789012",
+        body: Mapping[str, Any] | None = None,
     ):
         self.path = path
-        self.body = json.loads(Path(path).read_text())
+        self.body = dict(body) if body is not None else json.loads(Path(path).read_text())
         self.physical_ids = dict(physical_ids)  # logical id -> name/ARN in the emulator
         self.pseudo = {
             "AWS::Region": region,

@@ -15,19 +15,24 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from stacks.config import SettingsError, WorkshopSettings, load_settings
+from stacks.notifications import CostBudget, NotificationTopic
 from stacks.packaging_build import Layout, PackagingBuild, PipelineOptions
 from stacks.storage import WorkshopBucket
 from stacks.storage.workshop_bucket import PUT, READ, REPLACE, UPLOAD
+from stacks.training.build_ended import PackagingBuildEnded
 from stacks.training.dashboard import TrainingDashboard
 from stacks.training.execution_role import TrainingExecutionRole
-from stacks.training.functions import TrainingFunctions
+from stacks.training.functions import RunPolicy, RunStorage, TrainingFunctions
 from stacks.training.image import AlgorithmImage
 from stacks.training.quota_preflight import QuotaPreflight
-from stacks.training.state_machine import Channels, JobLimits, TrainingStateMachine
+from stacks.training.runtime.workshop_runtime.quota_queue import OBJECT_ACTIONS as QUEUE_ACTIONS
+from stacks.training.state_machine import Channels, JobLimits, RunLimits, TrainingStateMachine
+from stacks.training.teardown import TrainingTeardown
 
 
 class WorkshopStack(cdk.Stack):
-    """Bucket, packaging build, training state machine, quota preflight and dashboard."""
+    """Bucket, packaging build, training state machine, quota preflight, teardown and dashboard;
+    with notificationEmails a topic, and with budgetMonthlyUsd a cost budget."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, settings: WorkshopSettings, **kwargs: Any
@@ -69,6 +74,12 @@ class WorkshopStack(cdk.Stack):
             timeout=cdk.Duration.minutes(packaging.build_timeout_minutes),
             log_retention_days=retention,
         )
+        self.notifications = (
+            NotificationTopic(self, "Notifications", emails=settings.notification_emails)
+            if settings.notification_emails
+            else None
+        )
+        topic_arn = self.notifications.topic.topic_arn if self.notifications else None
         image = AlgorithmImage(self, "AlgorithmImage")
         self.execution_role = TrainingExecutionRole(
             self, "TrainingExecutionRole", image_repository_arn=image.repository_arn
@@ -76,20 +87,34 @@ class WorkshopStack(cdk.Stack):
         self.functions = TrainingFunctions(
             self,
             "TrainingFunctions",
-            bucket_name=bucket_name,
-            manifest_key=settings.manifest_key,
-            output_prefix=prefixes.output,
+            storage=RunStorage(
+                bucket_name=bucket_name,
+                manifest_key=settings.manifest_key,
+                output_prefix=prefixes.output,
+                queue_prefix=prefixes.queue,
+            ),
+            policy=RunPolicy(
+                instance_types=training.instance_types,
+                spot=training.spot,
+                spot_fallback_to_on_demand=training.spot_fallback_to_on_demand,
+                instance_count=training.instance_count,
+                max_runtime_seconds=training.max_runtime_seconds,
+                wait_for_quota_minutes=training.wait_for_quota_minutes,
+                max_attempts=training.max_attempts,
+            ),
             default_hyperparameters=training.hyperparameters,
-            instance_types=training.instance_types,
             job_name_prefix=training.job_name_prefix,
             request_quota_increase=training.request_quota_increase,
+            topic_arn=topic_arn,
             log_retention_days=retention,
         )
         self.training = TrainingStateMachine(
             self,
             "Training",
             prepare=self.functions.prepare,
+            choose=self.functions.choose,
             report=self.functions.report,
+            notify=self.functions.notify,
             execution_role=self.execution_role.role,
             image_uri=image.uri,
             channels=Channels(
@@ -100,10 +125,47 @@ class WorkshopStack(cdk.Stack):
             limits=JobLimits(
                 max_runtime_seconds=training.max_runtime_seconds,
                 volume_size_gb=training.volume_size_gb,
+                instance_count=training.instance_count,
+                spot=training.spot,
+            ),
+            run_limits=RunLimits(
+                wait_for_quota_minutes=training.wait_for_quota_minutes,
+                max_attempts=training.max_attempts,
             ),
             job_name_prefix=training.job_name_prefix,
             log_retention_days=retention,
         )
+        self.teardown = TrainingTeardown(
+            self,
+            "TrainingTeardown",
+            state_machine=self.training.state_machine,
+            job_name_prefix=training.job_name_prefix,
+            log_retention_days=retention,
+        )
+        # Jobs still running when the stack goes write into the bucket: stop them first.
+        self.storage.empty_only_after(self.teardown.resource)
+        self.build_ended = None
+        if self.notifications or training.start_after_packaging:
+            self.build_ended = PackagingBuildEnded(
+                self,
+                "BuildEnded",
+                project_name=self.packaging.project.project_name,
+                build_log_group_name=self.packaging.log_group.log_group_name,
+                bucket_name=bucket_name,
+                manifest_key=settings.manifest_key,
+                topic_arn=topic_arn,
+                start_training=(
+                    self.training.state_machine if training.start_after_packaging else None
+                ),
+                log_retention_days=retention,
+            )
+        if settings.budget_monthly_usd > 0:
+            CostBudget(
+                self,
+                "CostBudget",
+                monthly_usd=settings.budget_monthly_usd,
+                emails=settings.notification_emails,
+            )
         self.preflight = QuotaPreflight(
             self,
             "QuotaPreflight",
@@ -123,6 +185,7 @@ class WorkshopStack(cdk.Stack):
         )
         self._grant_packaging_access()
         self._grant_training_access()
+        self._grant_notifications()
         self._add_outputs()
 
     def _grant_packaging_access(self) -> None:
@@ -175,6 +238,19 @@ class WorkshopStack(cdk.Stack):
             reason="SageMaker writes {prefix}<job>/output/model.tar.gz; job names are generated "
             "per run.",
         )
+        if self.settings.training.spot:
+            # Managed spot: the algorithm saves checkpoints and reads them back after an
+            # interruption, under output/<job>/checkpoints/ only (writes are covered above).
+            checkpoints = f"{prefixes.output}*/checkpoints/"
+            storage.grant_list(job, [checkpoints], sid="ListCheckpoints")
+            storage.grant_objects(
+                job,
+                READ,
+                [checkpoints],
+                sid="ReadCheckpoints",
+                reason="A spot job resumes from the checkpoints it saved under {prefix} (the job "
+                "name is chosen per attempt).",
+            )
         storage.grant_object(
             self.functions.prepare.role, READ, self.settings.manifest_key, sid="ReadManifest"
         )
@@ -186,6 +262,35 @@ class WorkshopStack(cdk.Stack):
             reason="The report is written to {prefix}<job>/report.json for a job named at run "
             "time.",
         )
+        # The queue of runs waiting for quota: Choose lists, reads, writes and removes tickets.
+        choose = self.functions.choose.role
+        storage.grant_list(choose, [prefixes.queue], sid="ListQueueTickets")
+        storage.grant_objects(
+            choose,
+            QUEUE_ACTIONS,
+            [prefixes.queue],
+            sid="KeepQueueTickets",
+            reason="Choose writes its run's ticket under {prefix} and removes tickets of runs that "
+            "started, gave up or died; ticket names carry arrival times.",
+        )
+        if self.build_ended is not None:
+            storage.grant_object(
+                self.build_ended.function.role,
+                READ,
+                self.settings.manifest_key,
+                sid="ReadManifest",
+            )
+
+    def _grant_notifications(self) -> None:
+        """The functions that email results publish to the topic (and use its key)."""
+        if self.notifications is None:
+            return
+        publishers = [self.functions.notify]
+        if self.build_ended is not None:
+            publishers.append(self.build_ended.function)
+        for function in publishers:
+            if function is not None:
+                self.notifications.grant_publish(function.role, sid="PublishToTopic")
 
     def _add_outputs(self) -> None:
         storage, prefixes = self.storage, self.settings.prefixes
@@ -224,6 +329,7 @@ class WorkshopStack(cdk.Stack):
                 "Quota per preferred instance type, at deploy time",
             ),
             "DashboardUrl": (self.dashboard.url(), "Accuracy per training job, builds and runs"),
+            **self._notification_outputs(),
             "UploadRawImagesCommand": (
                 f"aws s3 cp birds.zip {storage.uri(prefixes.raw)}birds.zip --region {region}",
                 "Uploading an archive starts the packaging build",
@@ -240,6 +346,19 @@ class WorkshopStack(cdk.Stack):
         }
         for output_id, (value, description) in outputs.items():
             cdk.CfnOutput(self, output_id, value=value, description=description)
+
+    def _notification_outputs(self) -> dict[str, tuple[str, str]]:
+        if self.notifications is None:
+            return {}
+        topic = self.notifications.topic
+        return {
+            "NotificationTopicArn": (
+                topic.topic_arn,
+                "Emails about builds and training runs (each address confirms its subscription "
+                "first)",
+            ),
+            "NotificationTopicName": (topic.topic_name, "The notification topic's name"),
+        }
 
 
 def add_workshop_stacks(app: cdk.App, settings: WorkshopSettings) -> list[WorkshopStack]:

@@ -17,6 +17,7 @@ from stacks.training.runtime.workshop_runtime.hyperparameters import (
     HYPERPARAMETERS,
     LAB2_DEFAULTS,
 )
+from stacks.training.runtime.workshop_runtime.job_names import MAX_ATTEMPTS
 from stacks.training.runtime.workshop_runtime.specs import (
     Bool,
     Check,
@@ -30,13 +31,20 @@ from stacks.training.runtime.workshop_runtime.specs import (
     Values,
 )
 
-PREFIX_NAMES = ("raw", "train", "validation", "output")
+PREFIX_NAMES = ("raw", "train", "validation", "output", "queue")
 # A relative S3 key prefix of safe characters, ending in '/'.
 _PREFIX = r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/"
 # Job names are at most 63 characters and Prepare appends a timestamp. Lower case because IAM
 # matches the training-job ARN, which SageMaker writes in lower case.
 _JOB_NAME_PREFIX = r"[a-z0-9](-*[a-z0-9]){0,38}"
 _MAX_RUNTIME_SECONDS = 28 * 24 * 3600
+# An address AWS Budgets and SNS accept: one @, a dotted domain, no spaces or commas.
+_EMAIL = (
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](-*[A-Za-z0-9])*(\.[A-Za-z0-9](-*[A-Za-z0-9])*)+"
+)
+# AWS Budgets takes at most 10 email subscribers per notification.
+_BUDGET_EMAILS_MAX = 10
+_DISTRIBUTED_KV_STORES = ("dist_sync", "dist_async")
 
 ACCOUNT = Fields(
     fields={
@@ -168,6 +176,40 @@ TRAINING = Fields(
             default=True,
             doc="Every deploy reads the quotas again; `false`: only when these settings change",
         ),
+        "waitForQuotaMinutes": Int(
+            minimum=0,
+            maximum=1440,
+            default=60,
+            doc="How long a run may wait in line for GPU quota held by other jobs, from its "
+            'start; `0`: fail at once (see "Training on workshop day")',
+        ),
+        "maxAttempts": Int(
+            minimum=1,
+            maximum=MAX_ATTEMPTS,
+            default=6,
+            doc="Training jobs one run may create: a job refused for quota or failed for lack of "
+            "capacity is tried again, on the next type for capacity",
+        ),
+        "spot": Bool(
+            default=False,
+            doc="Managed spot training (checkpoints under `output/<job>/checkpoints/`), up to "
+            "about 70 % cheaper; spot jobs use the separate spot quotas",
+        ),
+        "spotFallbackToOnDemand": Bool(
+            default=True,
+            doc="With `spot`: a type without spot quota or spot capacity runs on demand instead",
+        ),
+        "instanceCount": Int(
+            minimum=1,
+            maximum=16,
+            default=1,
+            doc="Instances per training job (distributed training needs `kv_store`); the quota "
+            "must hold this many instances of one type",
+        ),
+        "startAfterPackaging": Bool(
+            default=False,
+            doc="A successful packaging build starts one training run with the defaults",
+        ),
         "hyperparameters": dataclasses.replace(
             HYPERPARAMETERS,
             default=LAB2_DEFAULTS,
@@ -176,6 +218,17 @@ TRAINING = Fields(
             "`num_training_samples` and `num_classes` come from the packaged data",
         ),
     },
+    rules=(
+        Rule(
+            # Several instances without a distributed kv_store each train alone and waste GPUs.
+            at="instanceCount",
+            needs=("hyperparameters.kv_store",),
+            holds=lambda v: v["instanceCount"] == 1
+            or v["hyperparameters.kv_store"] in _DISTRIBUTED_KV_STORES,
+            explain=lambda v: "needs the hyperparameter kv_store set to dist_sync or dist_async "
+            "(training.hyperparameters.kv_store) for more than one instance",
+        ),
+    ),
 )
 
 SETTINGS = Fields(
@@ -203,6 +256,10 @@ SETTINGS = Fields(
                 "train": _prefix("train", "Training channel, written by the build"),
                 "validation": _prefix("validation", "Validation channel, written by the build"),
                 "output": _prefix("output", "Model artifacts and report.json of each job"),
+                "queue": _prefix(
+                    "queue",
+                    "Tickets of training runs waiting for GPU quota, first come first served",
+                ),
             },
             rules=tuple(_no_overlap(a, b) for a, b in permutations(PREFIX_NAMES, 2)),
         ),
@@ -226,6 +283,19 @@ SETTINGS = Fields(
         ),
         "packaging": PACKAGING,
         "training": TRAINING,
+        "notificationEmails": List(
+            item=Str(pattern=_EMAIL, reason="is not an email address such as 'ana@example.com'"),
+            unique=True,
+            default=[],
+            doc="Each address gets (after confirming the subscription) one email per packaging "
+            "build and per training run; empty: no topic",
+        ),
+        "budgetMonthlyUsd": Int(
+            minimum=0,
+            default=0,
+            doc="A monthly AWS Budgets cost budget for the whole account, alerting the "
+            "notification emails at 80 % and 100 % of actual cost; `0`: none",
+        ),
     },
     rules=(
         Rule(
@@ -244,6 +314,20 @@ SETTINGS = Fields(
             explain=lambda v: "is smaller than the training image_shape "
             f"{v.text('training.hyperparameters.image_shape')} "
             f"({v.name('training.hyperparameters.image_shape')}); use {_image_side(v)} or more",
+        ),
+        Rule(
+            at="budgetMonthlyUsd",
+            needs=("notificationEmails",),
+            holds=lambda v: v["budgetMonthlyUsd"] == 0 or bool(v["notificationEmails"]),
+            explain=lambda v: "needs notificationEmails: the budget's alerts go to them",
+        ),
+        Rule(
+            at="budgetMonthlyUsd",
+            needs=("notificationEmails",),
+            holds=lambda v: v["budgetMonthlyUsd"] == 0
+            or len(v["notificationEmails"]) <= _BUDGET_EMAILS_MAX,
+            explain=lambda v: f"alerts at most {_BUDGET_EMAILS_MAX} email addresses (AWS "
+            f"Budgets' limit), and notificationEmails lists {len(v['notificationEmails'])}",
         ),
     ),
 )

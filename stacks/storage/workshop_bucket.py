@@ -86,6 +86,14 @@ class WorkshopBucket(Construct):
             "has no other permissions.",
         )
 
+    def empty_only_after(self, resource: Construct) -> None:
+        """On stack deletion, delete the objects only once `resource` is deleted (say, what stops
+        the jobs still writing into the bucket). Nothing to order when the bucket is retained."""
+        auto_delete = self.bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
+        if auto_delete is not None:
+            # CloudFormation deletes a resource before what it depends on.
+            resource.node.add_dependency(auto_delete)
+
     def objects_arn(self, prefix: str) -> str:
         """ARN pattern of every object under `prefix` (which ends in '/')."""
         return self.bucket.arn_for_objects(f"{prefix}*")

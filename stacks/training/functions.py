@@ -1,15 +1,16 @@
-"""The three Lambda functions of the training component, built from one code asset.
+"""The Lambda functions of a training run and of the deploy-time quota check, from one code asset.
 
-Each function gets its own role (no managed policies) and its own log group, so every permission
-is one the handler uses: see stacks/training/runtime/workshop_runtime/. Their bucket access
-(Prepare reads the manifest, Report writes report.json) is granted by the stack.
+Prepare, Choose, Report and Notify (only with a notification topic) are the state machine's steps;
+Preflight answers the quota custom resource. Each declares the calls its handler makes (IAM_ACTIONS
+or IAM_STATEMENTS in stacks/training/runtime/workshop_runtime/) and its role allows those, scoped
+here; bucket and topic access is granted by the stack, where the components meet.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -18,11 +19,35 @@ from constructs import Construct
 
 from stacks.common.arns import sagemaker_quotas_arn, training_job_arn, training_log_group_arn
 from stacks.common.iam import add_statements
-from stacks.common.logs import log_group
 from stacks.common.nag import acknowledge, acknowledge_wildcard
+from stacks.training.lambdas import runtime_function
+from stacks.training.runtime.workshop_runtime import choose
 
-RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
-RUNTIME = lambda_.Runtime.PYTHON_3_12
+# How often a run waiting for quota checks again (Choose's WaitForQuota interval).
+QUOTA_POLL_SECONDS = choose.DEFAULT_POLL_SECONDS
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    """The training.* settings that decide how a run picks, retries and waits for its instances."""
+
+    instance_types: Sequence[str]
+    spot: bool
+    spot_fallback_to_on_demand: bool
+    instance_count: int
+    max_runtime_seconds: int
+    wait_for_quota_minutes: int
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class RunStorage:
+    """Where a run reads and writes: the bucket and the keys the settings name."""
+
+    bucket_name: str
+    manifest_key: str
+    output_prefix: str
+    queue_prefix: str
 
 
 class TrainingFunctions(Construct):
@@ -31,47 +56,72 @@ class TrainingFunctions(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        bucket_name: str,
-        manifest_key: str,
-        output_prefix: str,
+        storage: RunStorage,
+        policy: RunPolicy,
         default_hyperparameters: Mapping[str, str],
-        instance_types: Sequence[str],
         job_name_prefix: str,
         request_quota_increase: bool,
+        topic_arn: str | None,
         log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
         self._log_retention_days = log_retention_days
-        # One asset for all three handlers; tests and caches stay out of the zip.
-        self._code = lambda_.Code.from_asset(
-            str(RUNTIME_DIR), exclude=["**/__pycache__", "**/*.pyc"]
-        )
+        bucket = storage.bucket_name
 
         self.prepare = self._function(
             "Prepare",
             handler="workshop_runtime.prepare.handler",
-            description="Merges hyperparameters from settings, manifest and input; picks a GPU type with quota",
+            description="Merges hyperparameters from settings, manifest and input; names the run and sets its limits",
             timeout=cdk.Duration.minutes(1),
             environment={
-                "BUCKET": bucket_name,
-                "MANIFEST_KEY": manifest_key,
+                "BUCKET": bucket,
+                "MANIFEST_KEY": storage.manifest_key,
                 "DEFAULT_HYPERPARAMETERS": json.dumps(
                     dict(default_hyperparameters), sort_keys=True
                 ),
-                "INSTANCE_TYPES": json.dumps(list(instance_types)),
                 "JOB_NAME_PREFIX": job_name_prefix,
+                "WAIT_FOR_QUOTA_MINUTES": str(policy.wait_for_quota_minutes),
+                "MAX_ATTEMPTS": str(policy.max_attempts),
             },
         )
-        self._grant_quota_lookup(self.prepare.role)
+
+        self.choose = self._function(
+            "Choose",
+            handler="workshop_runtime.choose.handler",
+            description="Before each attempt: starts on the first preferred type with free quota, waits in line, or gives up",
+            timeout=cdk.Duration.minutes(2),
+            environment={
+                "INSTANCE_TYPES": json.dumps(list(policy.instance_types)),
+                "SPOT": _flag(policy.spot),
+                "SPOT_FALLBACK_TO_ON_DEMAND": _flag(policy.spot_fallback_to_on_demand),
+                "INSTANCE_COUNT": str(policy.instance_count),
+                "MAX_RUNTIME_SECONDS": str(policy.max_runtime_seconds),
+                "OUTPUT_URI": f"s3://{bucket}/{storage.output_prefix}",
+                "QUEUE_BUCKET": bucket,
+                "QUEUE_PREFIX": storage.queue_prefix,
+                "POLL_SECONDS": str(QUOTA_POLL_SECONDS),
+            },
+        )
+        self._grant_quota_lookup(self.choose.role)
 
         self.report = self._function(
             "Report",
             handler="workshop_runtime.report.handler",
-            description="Writes per-epoch accuracy of a finished training job to output/<job>/report.json",
+            description="Writes per-epoch accuracy and the attempts of a finished job to output/<job>/report.json",
             timeout=cdk.Duration.minutes(2),
-            environment={"BUCKET": bucket_name, "OUTPUT_PREFIX": output_prefix},
+            environment={"BUCKET": bucket, "OUTPUT_PREFIX": storage.output_prefix},
         )
         self._grant_reading_own_jobs(self.report.role, job_name_prefix)
+
+        self.notify: lambda_.Function | None = None
+        if topic_arn is not None:
+            self.notify = self._function(
+                "Notify",
+                handler="workshop_runtime.notify.handler",
+                description="Emails how a training run ended: results and attempts, or the failing step",
+                timeout=cdk.Duration.minutes(1),
+                environment={"TOPIC_ARN": topic_arn},
+            )
 
         self.preflight = self._function(
             "Preflight",
@@ -84,27 +134,25 @@ class TrainingFunctions(Construct):
         if request_quota_increase:
             self._grant_quota_increase(self.preflight.role)
 
-    def _grant_quota_lookup(self, role: iam.Role) -> None:
+    def _grant_quota_lookup(self, role: iam.IRole | None) -> None:
         any_job = training_job_arn(self, "*")
+        actions = choose.IAM_STATEMENTS
         policy = add_statements(
-            role,
+            _role(role),
             iam.PolicyStatement(
                 sid="ReadSageMakerQuotas",
-                actions=[
-                    "servicequotas:ListServiceQuotas",
-                    "servicequotas:ListAWSDefaultServiceQuotas",
-                ],
+                actions=list(actions["ReadSageMakerQuotas"]),
                 resources=["*"],
             ),
             iam.PolicyStatement(
                 sid="CountRunningTrainingJobs",
-                actions=["sagemaker:ListTrainingJobs"],
+                actions=list(actions["CountRunningTrainingJobs"]),
                 resources=["*"],
             ),
             iam.PolicyStatement(
                 # Jobs of every name use the account's quota, not only this stack's.
                 sid="ReadRunningJobInstanceTypes",
-                actions=["sagemaker:DescribeTrainingJob"],
+                actions=list(actions["ReadRunningJobInstanceTypes"]),
                 resources=[any_job],
             ),
         )
@@ -121,12 +169,12 @@ class TrainingFunctions(Construct):
             "check describes them all (read-only).",
         )
 
-    def _grant_reading_own_jobs(self, role: iam.Role, job_name_prefix: str) -> None:
+    def _grant_reading_own_jobs(self, role: iam.IRole | None, job_name_prefix: str) -> None:
         training_logs = training_log_group_arn(self)
         own_streams = f"{training_logs}:log-stream:{job_name_prefix}*"
         own_jobs = training_job_arn(self, f"{job_name_prefix}*")
         policy = add_statements(
-            role,
+            _role(role),
             iam.PolicyStatement(
                 # Authorized on the group ARN ending ':*', not the bare ARN (tests/fidelity).
                 sid="FindTrainingLogStreams",
@@ -160,10 +208,10 @@ class TrainingFunctions(Construct):
             "Describes this stack's training jobs only (their names start with the job prefix).",
         )
 
-    def _grant_quota_increase(self, role: iam.Role) -> None:
+    def _grant_quota_increase(self, role: iam.IRole | None) -> None:
         quotas = sagemaker_quotas_arn(self)
         policy = add_statements(
-            role,
+            _role(role),
             iam.PolicyStatement(
                 # Both are authorized on the quota's ARN (<service>/<quota code>).
                 sid="RequestSageMakerQuotaIncrease",
@@ -190,29 +238,23 @@ class TrainingFunctions(Construct):
         timeout: cdk.Duration,
         environment: dict[str, str],
     ) -> lambda_.Function:
-        logs = log_group(self, f"{name}Logs", retention_days=self._log_retention_days)
-        role = iam.Role(
-            self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
-        )
-        logs.grant_write(role)
-        function = lambda_.Function(
+        return runtime_function(
             self,
             name,
-            description=description,
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
             handler=handler,
-            code=self._code,
+            description=description,
             timeout=timeout,
-            memory_size=256,
-            environment=environment or None,
-            role=role,
-            log_group=logs,
+            environment=environment,
+            log_retention_days=self._log_retention_days,
         )
-        acknowledge(
-            function,
-            "AwsSolutions-L1",
-            "The training runtime is written and tested for Python 3.12 (docs/contracts.md), which "
-            "Lambda supports until 2028; moving to a newer runtime is a tested change of its own.",
-        )
-        return function
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _role(role: iam.IRole | None) -> iam.Role:
+    # runtime_function gives every function a Role of its own.
+    if not isinstance(role, iam.Role):
+        raise TypeError(f"expected the function's own iam.Role, got {role!r}")
+    return role

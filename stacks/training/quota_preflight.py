@@ -6,13 +6,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import aws_cdk as cdk
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from stacks.common.logs import log_group
-from stacks.common.nag import acknowledge_wildcard
+from stacks.training.lambdas import custom_resource_provider
 
 SYNTH_TIME_PROPERTY = "SynthesizedAt"
 
@@ -33,23 +30,8 @@ class QuotaPreflight(Construct):
         log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        framework_logs = log_group(self, "ProviderLogs", retention_days=log_retention_days)
-        # Our own role keeps the managed AWSLambdaBasicExecutionRole policy off the framework function.
-        self.framework_role = framework_role = iam.Role(
-            self, "ProviderRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
-        )
-        framework_logs.grant_write(framework_role)
-        self.provider = cr.Provider(
-            self,
-            "Provider",
-            on_event_handler=handler,
-            log_group=framework_logs,
-            framework_on_event_role=framework_role,
-        )
-        acknowledge_wildcard(
-            framework_role.node.find_child("DefaultPolicy"),
-            f"{handler.function_arn}:*",
-            "The custom-resource provider invokes only the preflight function (any version).",
+        self.provider = custom_resource_provider(
+            self, handler=handler, log_retention_days=log_retention_days, what="preflight"
         )
         self.properties = properties = {
             "InstanceTypes": list(instance_types),

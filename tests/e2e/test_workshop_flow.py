@@ -46,9 +46,7 @@ def run(emulator, tmp_path_factory):
         state, event, emulator.environment(), say=lambda line: None
     )
     state.manifest = flow.read_manifest(clients)
-    state.prepare_output = flow.run_prepare(state, clients)
-    state.training_request = flow.training_request(state.template, state.prepare_output)
-    state.training_job = flow.create_training_job(clients, state.training_request)
+    state.training = flow.run_training(state, clients)
     return state, clients
 
 
@@ -100,15 +98,43 @@ def test_manifest_counts_equal_the_records_mxnet_reads_from_the_uploaded_rec(run
     ]
 
 
+def test_the_run_falls_back_to_the_next_type_when_the_first_has_no_capacity(run):
+    state, clients = run
+    execution = state.training.execution
+    assert execution.path() == (
+        "Prepare > Choose > Decide > CreateTrainingJob > Choose > Decide > CreateTrainingJob > "
+        "Report > NotifyTrained > Trained"
+    )
+    attempts = state.training.report["attempts"]
+    assert [(a["instanceType"], a["outcome"]) for a in attempts] == [
+        (flow.NO_CAPACITY_TYPE, "CapacityError"),
+        ("ml.g5.xlarge", "Completed"),
+    ]
+    job = attempts[-1]["trainingJobName"]
+    assert job == attempts[0]["trainingJobName"] + "-2"
+    report = json.loads(
+        clients.client("s3")
+        .get_object(Bucket=flow.DEMO_BUCKET, Key=f"output/{job}/report.json")["Body"]
+        .read()
+    )
+    assert report["attempts"] == attempts
+    assert len(report["epochs"]) == 15
+    (mail,) = state.training.notifications
+    assert mail["Subject"] == f"Training run succeeded: {job} on ml.g5.xlarge"
+    assert "2. " + job in mail["Message"]
+
+
 def test_training_job_is_what_the_state_machine_requests(run):
-    state, _ = run
-    job, manifest = state.training_job, state.manifest
-    assert job["TrainingJobName"] == state.prepare_output["trainingJobName"]
+    state, clients = run
+    request, manifest = state.training.requests[-1], state.manifest
+    # The emulated SageMaker took the very request the state machine rendered.
+    job = clients.client("sagemaker").describe_training_job(
+        TrainingJobName=request["TrainingJobName"]
+    )
+    assert job["ResourceConfig"] == request["ResourceConfig"]
+    assert job["ResourceConfig"]["InstanceType"] == "ml.g5.xlarge"
     assert (
-        job["ResourceConfig"]["InstanceType"] == "ml.g5.xlarge"
-    )  # g4dn.xlarge has quota 0 in the fake
-    assert (
-        job["AlgorithmSpecification"]["TrainingImage"]
+        request["AlgorithmSpecification"]["TrainingImage"]
         == "811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1"
     )
     channels = {c["ChannelName"]: c for c in job["InputDataConfig"]}
@@ -138,22 +164,27 @@ def test_training_job_is_what_the_state_machine_requests(run):
     assert {k: hyper[k] for k in lab2} == lab2
 
 
-def test_create_training_job_takes_its_run_fields_from_the_prepare_output(run):
-    """Static: every JsonPath of the synthesized task reads a field the Prepare output has, and
-    the per-run fields come from there, so the emulator run and the deployed machine agree."""
+def test_create_training_job_takes_its_fields_from_prepare_and_choose(run):
+    """Static: every JsonPath of the synthesized task reads a field Prepare's or Choose's output
+    has, so the emulator run and the deployed machine agree."""
     state, _ = run
     definition = state.template.state_machine_definition()
     task = definition["States"]["CreateTrainingJob"]
     assert task["Resource"].endswith(":states:::sagemaker:createTrainingJob.sync")
     assert definition["States"]["Prepare"]["ResultPath"] == "$.prepare"
+    assert definition["States"]["Choose"]["ResultPath"] == "$.run"
     references = path_references(task["Parameters"])
     assert sorted(references) == [
         "$.prepare.hyperParameters",
-        "$.prepare.instanceType",
-        "$.prepare.trainingJobName",
+        "$.run.job.instanceType",
+        "$.run.job.trainingJobName",
     ]
+    output = state.training.execution.output
     for reference in references:
-        assert reference.split(".")[2] in state.prepare_output
+        _, first, *rest = reference.split(".")
+        value = output[first]
+        for key in rest:
+            value = value[key]
 
 
 @pytest.fixture(scope="module")
@@ -213,17 +244,14 @@ def test_the_rule_passes_the_uploaded_key_to_the_build(run):
     ]
 
 
-def test_prepare_fails_clearly_without_quota(run):
-    from stacks.training.runtime.workshop_runtime.quotas import NoGpuQuotaError
-
+def test_a_run_without_gpu_quota_fails_clearly(run):
     state, clients = run
-    with pytest.raises(NoGpuQuotaError) as caught:
-        flow.run_prepare(
-            state,
-            clients,
-            servicequotas=FakeServiceQuotas({t: 0.0 for t in ("ml.g4dn.xlarge", "ml.g5.xlarge")}),
-        )
-    assert "ml.g4dn.xlarge" in str(caught.value) and "quota" in str(caught.value).lower()
+    no_quota = FakeServiceQuotas({t: 0.0 for t in ("ml.g4dn.xlarge", "ml.g5.xlarge")})
+    with pytest.raises(flow.DemoError) as caught:
+        flow.run_training(state, clients, name="no-quota", servicequotas=no_quota)
+    message = str(caught.value)
+    assert "Choose.NoGpuQuotaError" in message
+    assert "ml.g4dn.xlarge: quota 0" in message and "request-service-quota-increase" in message
 
 
 def test_multipart_upload_of_a_several_part_channel_through_the_emulator(

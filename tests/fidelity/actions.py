@@ -60,6 +60,10 @@ class Call:
                 "Namespace",
                 "RoleArn",
                 "ResourceArn",
+                "TopicArn",
+                "KeyId",
+                "stateMachineArn",
+                "executionArn",
             )
         }
         return (
@@ -313,6 +317,29 @@ RULES: dict[tuple[str, str], Rule] = {
         ("states:StartExecution", call.params["stateMachineArn"], {})
     ],
     ("sns", "Publish"): lambda call, env: [("sns:Publish", call.params["TopicArn"], {})],
+    # https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html
+    ("stepfunctions", "ListExecutions"): lambda call, env: [
+        ("states:ListExecutions", call.params["stateMachineArn"], {})
+    ],
+    ("stepfunctions", "StopExecution"): lambda call, env: [
+        ("states:StopExecution", call.params["executionArn"], {})
+    ],
+    # KMS (https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html):
+    # authorized on the key's ARN.
+    ("kms", "GenerateDataKey"): lambda call, env: [
+        (
+            "kms:GenerateDataKey",
+            call.params["KeyId"],
+            {"kms:ViaService": f"sns.{call.region}.amazonaws.com"},
+        )
+    ],
+    ("kms", "Decrypt"): lambda call, env: [
+        (
+            "kms:Decrypt",
+            call.params["KeyId"],
+            {"kms:ViaService": f"sns.{call.region}.amazonaws.com"},
+        )
+    ],
 }
 # Permission-only and account-wide actions Step Functions uses for logging and tracing: no
 # resource types (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html).

@@ -58,6 +58,7 @@ REFERENCES: dict[str, dict[str, Any]] = {
         "TopicName": "name",
     },
     "AWS::SQS::Queue": {"Arn": _arn("sqs", "{name}"), "QueueName": "name"},
+    "AWS::KMS::Key": {"Ref": "name", "Arn": _arn("kms", "key/{name}"), "KeyId": "name"},
     "AWS::S3::BucketPolicy": {"Ref": "name"},
 }
 # The property that names a resource when the template sets it.

@@ -215,4 +215,8 @@ def resource_policies(template: Template) -> list[tuple[str, str, dict[str, Any]
         document = template.resolve(policy["Properties"]["PolicyDocument"])
         for topic in template.resolve(policy["Properties"]["Topics"]):
             found.append((f"topic policy {logical_id}", topic, document))
+    # A KMS key is usable only as far as its key policy lets IAM policies decide.
+    for logical_id, key in template.of_type("AWS::KMS::Key").items():
+        document = template.resolve(key["Properties"]["KeyPolicy"])
+        found.append((f"key policy {logical_id}", template.arn_of(logical_id), document))
     return found

@@ -29,6 +29,15 @@ VARIANTS = {
     "default": {},
     "multi-account": {"workshop.accounts": json.dumps(MULTI_ACCOUNTS)},
     "quota-increase": {"workshop.training.requestQuotaIncrease": "true"},
+    # Notifications, the budget, spot with checkpoints, two instances, training after packaging.
+    "every-feature": {
+        "workshop.notificationEmails": json.dumps(["ana@example.com"]),
+        "workshop.budgetMonthlyUsd": "50",
+        "workshop.training.spot": "true",
+        "workshop.training.instanceCount": "2",
+        "workshop.training.hyperparameters.kv_store": "dist_sync",
+        "workshop.training.startAfterPackaging": "true",
+    },
 }
 
 

@@ -8,7 +8,12 @@ with the component (role) that makes it in AWS.
   handlers from the synthesized code asset, createTrainingJob.sync renders the request, creates the
   job in the emulator and adds Step Functions' and SageMaker's own calls (on_behalf.py); every Catch
   path is walked once too;
-- the preflight custom resource (Create, Update, Delete) with the template's properties;
+- the state machine again while a classmate's jobs hold the quota: Choose waits in line (its
+  ticket in the queue, WaitForQuota) until the jobs end;
+- the preflight custom resource (Create, Update, Delete) with the template's properties, and the
+  teardown custom resource's Delete with this stack's job and execution still running;
+- the build-ended function (with notifications or startAfterPackaging) for a build that succeeded
+  and one that failed;
 - CDK's bucket-notifications handler (its inline Python from the template);
 - EventBridge targets, CodeBuild, Lambda logging, the provider framework (on_behalf.py).
 A new flow: a function returning Calls, added to `run_flows`.
@@ -38,6 +43,8 @@ from typing import Any
 
 import boto3
 
+from demo import moto_patches
+
 from . import on_behalf, recorder
 from .actions import Call
 from .cfn import Template
@@ -52,6 +59,8 @@ FAKE_CREDENTIALS = {
 }
 OTHER_TEAMS_JOB = "another-class-running-job"
 EXECUTION_INPUT = {"hyperparameters": {"epochs": 2, "checkpoint_frequency": 2}}
+# moto lacks StopTrainingJob and drops SendTaskFailure's cause; the teardown flow stops a job.
+moto_patches.apply()
 
 
 class FlowError(Exception):
@@ -341,25 +350,31 @@ def upload_flows(workshop: Workshop) -> None:
 
 
 class QuotaStub:
-    """Applied quotas for some types, AWS defaults for the others; no open increase request."""
+    """Applied quotas for some types, AWS defaults for the others; no open increase request.
+    `spot` adds applied spot quotas ("ml.<type> for spot training job usage")."""
 
-    def __init__(self, applied: dict[str, float], defaults: dict[str, float]):
-        self.applied, self.defaults = applied, defaults
+    def __init__(
+        self,
+        applied: dict[str, float],
+        defaults: dict[str, float],
+        spot: dict[str, float] | None = None,
+    ):
+        self.applied, self.defaults, self.spot = applied, defaults, spot or {}
 
     def __call__(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        def rows(values: dict[str, float]) -> list[dict[str, Any]]:
+        def rows(values: dict[str, float], market: str = "training") -> list[dict[str, Any]]:
             return [
                 {
-                    "QuotaName": f"{t} for training job usage",
+                    "QuotaName": f"{t} for {market} job usage",
                     "Value": v,
-                    "QuotaCode": f"L-{zlib.crc32(t.encode()):08X}",
+                    "QuotaCode": f"L-{zlib.crc32(f'{t} {market}'.encode()):08X}",
                     "ServiceCode": "sagemaker",
                 }
                 for t, v in values.items()
             ]
 
         if operation == "ListServiceQuotas":
-            return {"Quotas": rows(self.applied)}
+            return {"Quotas": rows(self.applied) + rows(self.spot, "spot training")}
         if operation == "ListAWSDefaultServiceQuotas":
             return {"Quotas": rows(self.defaults)}
         if operation == "ListRequestedServiceQuotaChangeHistoryByQuota":
@@ -367,6 +382,21 @@ class QuotaStub:
         if operation == "RequestServiceQuotaIncrease":
             return {"RequestedQuota": {**params, "Id": "req-1", "Status": "PENDING"}}
         raise FlowError(f"the Service Quotas stub does not answer {operation}")
+
+
+def room_for_one_job(workshop: Workshop) -> QuotaStub:
+    """ml.g5.xlarge (on demand, and on spot when the stack trains on spot) has room for one job
+    of the stack's instance count; the other types have none."""
+    variables = {}
+    for function in workshop.template.of_type("AWS::Lambda::Function").values():
+        if function["Properties"].get("Handler") == "workshop_runtime.choose.handler":
+            variables = function["Properties"]["Environment"]["Variables"]
+    count = float(variables.get("INSTANCE_COUNT", "1"))
+    return QuotaStub(
+        {"ml.g5.xlarge": count},
+        {"ml.g4dn.xlarge": 0.0, "ml.g4dn.2xlarge": 0.0, "ml.p3.2xlarge": 0.0, "ml.p2.xlarge": 0.0},
+        {"ml.g5.xlarge": count} if variables.get("SPOT") == "true" else None,
+    )
 
 
 # -- Lambda handlers from the synthesized code asset ------------------------------------------------
@@ -408,10 +438,7 @@ def invoke(
         **workshop.emulator.environment(workshop.region),
         **properties.get("Environment", {}).get("Variables", {}),
     }
-    stub = quotas or QuotaStub(
-        {"ml.g5.xlarge": 1.0},
-        {"ml.g4dn.xlarge": 0.0, "ml.g4dn.2xlarge": 0.0, "ml.p3.2xlarge": 0.0, "ml.p2.xlarge": 0.0},
-    )
+    stub = quotas or room_for_one_job(workshop)
     with (
         environment({k: str(v) for k, v in variables.items()}),
         recorder.recording({"service-quotas": stub}) as calls,
@@ -433,6 +460,8 @@ class StateMachineTasks:
 
     def __init__(self, workshop: Workshop):
         self.workshop = workshop
+        # Called once when Choose first decides to wait (say, to end the jobs holding the quota).
+        self.after_wait: Any = None
         self.integrations = [
             (re.compile(r"^arn:aws[-a-z]*:lambda:[^:]+:\d+:function:[^:]+$"), self.lambda_direct),
             (re.compile(r"^arn:aws[-a-z]*:states:::lambda:invoke$"), self.lambda_invoke),
@@ -447,6 +476,9 @@ class StateMachineTasks:
             if pattern.match(state["Resource"]):
                 result = run(name, state, payload)
                 self.workshop.task_results.setdefault(name, []).append(result)
+                if self.after_wait and isinstance(result, dict) and result.get("action") == "wait":
+                    self.after_wait()
+                    self.after_wait = None
                 return result
         raise FlowError(
             f"state {name}: no integration for {state['Resource']} in tests/fidelity/flows.py"
@@ -543,16 +575,40 @@ def seed_training_log(workshop: Workshop, job: str) -> None:
     )
 
 
-def other_team_job_in_progress(workshop: Workshop, request: dict[str, Any]) -> None:
-    """A classmate's job (another name prefix) holding a GPU: Prepare must count it."""
+def _moto_job(workshop: Workshop, name: str) -> Any:
+    """The emulator's record of a training job, in whichever account the emulator made it."""
     from moto.sagemaker.models import sagemaker_backends
 
-    sagemaker = workshop.client("sagemaker")
-    sagemaker.create_training_job(**{**request, "TrainingJobName": OTHER_TEAMS_JOB})
     for backend in sagemaker_backends.values():
-        job = backend[workshop.region].training_jobs.get(OTHER_TEAMS_JOB)
+        job = backend[workshop.region].training_jobs.get(name)
         if job is not None:
-            job.training_job_status = "InProgress"
+            return job
+    raise FlowError(f"the emulator has no training job {name}")
+
+
+def other_team_jobs_in_progress(workshop: Workshop, request: dict[str, Any]) -> list[str]:
+    """A classmate's jobs (another name prefix) holding the GPUs of our first request, on demand
+    and on spot: Choose must count their instances and wait."""
+    sagemaker = workshop.client("sagemaker")
+    names = []
+    for spot in (False, True):
+        name = OTHER_TEAMS_JOB + ("-spot" if spot else "")
+        job = {**request, "TrainingJobName": name, "EnableManagedSpotTraining": spot}
+        if spot:
+            stopping = job.get("StoppingCondition", {})
+            job["StoppingCondition"] = {
+                **stopping,
+                "MaxWaitTimeInSeconds": stopping.get("MaxRuntimeInSeconds", 3600) + 1800,
+            }
+        sagemaker.create_training_job(**job)
+        _moto_job(workshop, name).training_job_status = "InProgress"
+        names.append(name)
+    return names
+
+
+def jobs_end(workshop: Workshop, names: list[str]) -> None:
+    for name in names:
+        _moto_job(workshop, name).training_job_status = "Completed"
 
 
 def state_machine_flows(workshop: Workshop) -> None:
@@ -564,20 +620,41 @@ def state_machine_flows(workshop: Workshop) -> None:
                 f"state machine {logical_id}: the happy path ended {run.status} {run.error}"
             )
         workshop.executions.append(run)
-        if workshop.training_requests:
-            other_team_job_in_progress(workshop, workshop.training_requests[0])
-        named = {
-            **EXECUTION_INPUT,
-            "trainingJobName": f"{job_name_prefix(workshop)}-named-by-the-student",
-        }
-        workshop.executions.append(execute(definition, named, tasks))
-        for state_name in [n for n, s in definition["States"].items() if s.get("Catch")]:
-            failed = execute(definition, EXECUTION_INPUT, tasks, fail_at=state_name)
-            if failed.status != "FAILED":
+        # Classmates' jobs take the quota: the next run waits in line until they end.
+        others = other_team_jobs_in_progress(workshop, workshop.training_requests[0])
+        tasks.after_wait = lambda others=others: jobs_end(workshop, others)
+        waited = execute(definition, EXECUTION_INPUT, tasks)
+        if waited.status != "SUCCEEDED" or "WaitForQuota" not in [n for n, *_ in waited.visited]:
+            raise FlowError(
+                f"state machine {logical_id}: the run waiting for quota ended {waited.status} "
+                f"{waited.error} after {[n for n, *_ in waited.visited]}"
+            )
+        workshop.executions.append(waited)
+        injected = [
+            (n, "States.TaskFailed") for n, s in definition["States"].items() if s.get("Catch")
+        ]
+        # A task that times out is caught only by States.ALL, not States.TaskFailed.
+        injected += [
+            (n, "States.Timeout")
+            for n, s in definition["States"].items()
+            if any("States.TaskFailed" in c["ErrorEquals"] for c in s.get("Catch", []))
+        ]
+        for state_name, error in injected:
+            failed = execute(
+                definition, EXECUTION_INPUT, tasks, fail_at=state_name, fail_with=error
+            )
+            if failed.status not in ("FAILED", "SUCCEEDED"):
+                raise FlowError(
+                    f"state machine {logical_id}: a failure at {state_name} ended {failed.status}"
+                )
+            # An email that cannot be sent does not change how the run ends.
+            if failed.status == "SUCCEEDED" and not state_name.startswith("Notify"):
                 raise FlowError(
                     f"state machine {logical_id}: a failure at {state_name} ended {failed.status}"
                 )
             workshop.executions.append(failed)
+        # A classmate trains while the instructor deploys: the preflight counts the job.
+        _moto_job(workshop, others[0]).training_job_status = "InProgress"
 
 
 def job_name_prefix(workshop: Workshop) -> str:
@@ -633,21 +710,138 @@ def preflight_flows(workshop: Workshop) -> None:
         ),
     )
     for logical_id, resource in template.custom_resources().items():
-        framework = template.referenced_logical_id(resource["Properties"]["ServiceToken"])
-        variables = (
-            template.resources[framework]["Properties"].get("Environment", {}).get("Variables", {})
-        )
-        if "USER_ON_EVENT_FUNCTION_ARN" not in variables:
+        user = provider_user_function(template, resource)
+        if user is None or resource["Type"] == "Custom::TrainingTeardown":
+            continue  # the teardown has a flow of its own
+        custom_resource_lifecycle(workshop, logical_id, resource, user, update_quotas=no_quota)
+
+
+def custom_resource_lifecycle(
+    workshop: Workshop,
+    logical_id: str,
+    resource: dict[str, Any],
+    user: str,
+    update_quotas: QuotaStub | None = None,
+) -> None:
+    """Create, Update (with `update_quotas` if given) and Delete, as CloudFormation sends them."""
+    for request_type, quotas in (("Create", None), ("Update", update_quotas), ("Delete", None)):
+        event = custom_resource_event(workshop, logical_id, request_type)
+        origin = f"recorded: custom resource {resource['Type']} {request_type}"
+        invoke(workshop, user, event, origin, quotas)
+
+
+def provider_user_function(template: Template, resource: dict[str, Any]) -> str | None:
+    framework = template.referenced_logical_id(resource["Properties"]["ServiceToken"])
+    variables = (
+        template.resources[framework]["Properties"].get("Environment", {}).get("Variables", {})
+    )
+    if "USER_ON_EVENT_FUNCTION_ARN" not in variables:
+        return None
+    return template.referenced_logical_id(variables["USER_ON_EVENT_FUNCTION_ARN"])
+
+
+def emulated_state_machines(workshop: Workshop) -> dict[str, str]:
+    """The template's state machines in the emulator under their names (no execution runs its
+    states there: the flows walk them), for the handlers that start or stop executions."""
+    stepfunctions = workshop.client("stepfunctions")
+    arns = {}
+    for logical_id in workshop.template.of_type("AWS::StepFunctions::StateMachine"):
+        arns[logical_id] = stepfunctions.create_state_machine(
+            name=workshop.template.physical_name(logical_id),
+            definition=json.dumps(
+                {
+                    "StartAt": "Run",
+                    "States": {"Run": {"Type": "Wait", "Seconds": 3600, "End": True}},
+                }
+            ),
+            roleArn=f"arn:aws:iam::{workshop.template.account}:role/fidelity-state-machine",
+        )["stateMachineArn"]
+    return arns
+
+
+def emulated_topics(workshop: Workshop) -> None:
+    sns = workshop.client("sns")
+    for logical_id in workshop.template.of_type("AWS::SNS::Topic"):
+        sns.create_topic(Name=workshop.template.physical_name(logical_id))
+
+
+def teardown_flows(workshop: Workshop) -> None:
+    """The teardown custom resource: Create and Update touch nothing; Delete stops this stack's
+    running execution and InProgress job. The emulator acts as the template's account (the
+    handler addresses the state machine by its ARN)."""
+    template = workshop.template
+    for logical_id, resource in template.of_type("Custom::TrainingTeardown").items():
+        user = provider_user_function(template, resource)
+        assert user is not None, "the teardown custom resource has no provider framework"
+        with environment({"MOTO_ACCOUNT_ID": template.account}):
+            for arn in emulated_state_machines(workshop).values():
+                workshop.client("stepfunctions").start_execution(
+                    stateMachineArn=arn, name="running-at-deletion"
+                )
+            prefix = job_name_prefix(workshop)
+            own = f"{prefix}-20261129-120000-abcd-2"
+            workshop.client("sagemaker").create_training_job(
+                **{**workshop.training_requests[0], "TrainingJobName": own}
+            )
+            _moto_job(workshop, own).training_job_status = "InProgress"
+            custom_resource_lifecycle(workshop, logical_id, resource, user)
+            if _moto_job(workshop, own).training_job_status != "Stopping":
+                raise FlowError(f"teardown left this stack's job {own} running")
+
+
+def build_ended_event(workshop: Workshop, status: str, stream: str) -> dict[str, Any]:
+    project = build_project(workshop.template)
+    group = project.get("LogsConfig", {}).get("CloudWatchLogs", {}).get("GroupName")
+    (project_id,) = workshop.template.of_type("AWS::CodeBuild::Project")
+    name = workshop.template.ref(project_id)
+    return {
+        "source": "aws.codebuild",
+        "detail-type": "CodeBuild Build State Change",
+        "detail": {
+            "build-status": status,
+            "project-name": name,
+            "build-id": f"arn:aws:codebuild:{workshop.region}:{workshop.template.account}:"
+            f"build/{name}:{stream}",
+            "additional-information": {
+                "logs": {"group-name": group, "stream-name": stream},
+                "phases": [{"phase-type": "BUILD", "phase-status": status}],
+            },
+        },
+    }
+
+
+def build_ended_flows(workshop: Workshop) -> None:
+    """When a build ends: its message (and a training run after a success, if configured)."""
+    template = workshop.template
+    for logical_id, function in template.of_type("AWS::Lambda::Function").items():
+        if function["Properties"].get("Handler") != "workshop_runtime.build_ended.handler":
             continue
-        user = template.referenced_logical_id(variables["USER_ON_EVENT_FUNCTION_ARN"])
-        for request_type, quotas in (("Create", None), ("Update", no_quota), ("Delete", None)):
-            event = custom_resource_event(workshop, logical_id, request_type)
+        logs = workshop.client("logs")
+        for status, stream in (
+            ("SUCCEEDED", "11111111-2222-3333-4444-555555555555"),
+            ("FAILED", "66666666-7777-8888-9999-000000000000"),
+        ):
+            group = build_ended_event(workshop, status, stream)["detail"]["additional-information"][
+                "logs"
+            ]["group-name"]
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_group(logGroupName=group)
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            logs.put_log_events(
+                logGroupName=group,
+                logStreamName=stream,
+                logEvents=[
+                    {
+                        "timestamp": int(datetime.now().timestamp() * 1000),
+                        "message": "recpack: error: images/: no images found",
+                    }
+                ],
+            )
             invoke(
                 workshop,
-                user,
-                event,
-                f"recorded: custom resource {resource['Type']} {request_type}",
-                quotas,
+                logical_id,
+                build_ended_event(workshop, status, stream),
+                f"recorded: build-ended function, a build that {status}",
             )
 
 
@@ -706,9 +900,14 @@ def bucket_notifications_flow(workshop: Workshop) -> None:
 
 def run_flows(workshop: Workshop) -> Workshop:
     create_bucket(workshop)
+    emulated_topics(workshop)
     bucket_notifications_flow(workshop)
     packaging_flows(workshop)
     state_machine_flows(workshop)
     preflight_flows(workshop)
+    teardown_flows(workshop)
+    with environment({"MOTO_ACCOUNT_ID": workshop.template.account}):
+        build_ended_flows(workshop)
     workshop.calls.extend(on_behalf.tabled_calls(workshop.template, workshop.names))
+    workshop.calls.extend(on_behalf.encrypted_topic_calls(workshop.template, workshop.calls))
     return workshop

@@ -85,12 +85,15 @@ REASONS = (
             "unused",
             LAMBDA_QUALIFIED,
         ),
-        Reason(
-            "preflight provider framework",
-            "lambda:InvokeFunction",
-            r".*:function:[^:]+:\*",
-            "unused",
-            LAMBDA_QUALIFIED,
+        *(
+            Reason(
+                f"{handler} provider framework",
+                "lambda:InvokeFunction",
+                r".*:function:[^:]+:\*",
+                "unused",
+                LAMBDA_QUALIFIED,
+            )
+            for handler in ("preflight", "teardown")
         ),
         Reason(
             "packaging build",

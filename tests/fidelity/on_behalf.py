@@ -39,6 +39,12 @@ SOURCES = {
     "asset: lambda.invoke of the user function, waitUntilFunctionActiveV2 (GetFunction) on retry",
     "auto-delete": "aws-cdk-lib aws-s3 auto-delete-objects handler, index.js in the synthesized "
     "asset: getBucketTagging, getBucketPolicy/putBucketPolicy, listObjectVersions, deleteObjects",
+    "checkpoints": "https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints.html "
+    "(with CheckpointConfig SageMaker copies /opt/ml/checkpoints to the S3 URI during training and, "
+    "when a spot job resumes, lists and downloads what is there, with the execution role)",
+    "sns-kms": "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html "
+    "(a publisher to a topic encrypted with a customer managed key needs kms:GenerateDataKey "
+    "and kms:Decrypt on the key; SNS calls KMS with the publisher's permissions)",
 }
 
 SYNC_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
@@ -143,6 +149,16 @@ def sagemaker_training_calls(
             calls.append(
                 _call(who, "s3", "GetObject", {"Bucket": bucket, "Key": key}, region, "sagemaker")
             )
+    checkpoints = request.get("CheckpointConfig", {}).get("S3Uri")
+    if checkpoints:
+        bucket, prefix = _s3(checkpoints)
+        saved = f"{prefix}checkpoint-0001.params"
+        for operation, params in (
+            ("ListObjectsV2", {"Bucket": bucket, "Prefix": prefix}),
+            ("GetObject", {"Bucket": bucket, "Key": saved}),
+            ("PutObject", {"Bucket": bucket, "Key": saved}),
+        ):
+            calls.append(_call(who, "s3", operation, params, region, "checkpoints"))
     bucket, prefix = _s3(request["OutputDataConfig"]["S3OutputPath"])
     output_key = f"{prefix.rstrip('/')}/{job}/output/model.tar.gz".lstrip("/")
     calls.append(
@@ -310,6 +326,28 @@ def auto_delete_calls(template: Template) -> list[Call]:
                 }
             calls.append(_call(component, "s3", operation, params, template.region, "auto-delete"))
     return calls
+
+
+def encrypted_topic_calls(template: Template, calls: list[Call]) -> list[Call]:
+    """For every recorded publish to a topic with a KMS key, the key use SNS makes with the
+    publisher's permissions."""
+    keys = {}
+    for logical_id, topic in template.of_type("AWS::SNS::Topic").items():
+        key = topic["Properties"].get("KmsMasterKeyId")
+        if key is not None:
+            keys[template.ref(logical_id)] = template.resolve(key)
+    made = []
+    for call in calls:
+        if (call.service, call.operation) != ("sns", "Publish"):
+            continue
+        key = keys.get(call.params["TopicArn"])
+        if key is None:
+            continue
+        for operation in ("GenerateDataKey", "Decrypt"):
+            made.append(
+                _call(call.component, "kms", operation, {"KeyId": key}, call.region, "sns-kms")
+            )
+    return made
 
 
 def tabled_calls(template: Template, names: dict[str, str]) -> list[Call]:

@@ -204,6 +204,17 @@ def choice_matches(rule: dict, data: Any, where: str, context: dict) -> bool:  #
 TaskRunner = Callable[[str, dict, Any], Any]
 
 
+def catches(catcher: dict, error: str) -> bool:
+    """States.ALL matches every error, States.TaskFailed every one but States.Timeout (the Step
+    Functions developer guide, "Error names"); other names match themselves."""
+    names = catcher["ErrorEquals"]
+    return (
+        "States.ALL" in names
+        or error in names
+        or ("States.TaskFailed" in names and error != "States.Timeout")
+    )
+
+
 @dataclass
 class Execution:
     status: str = "RUNNING"
@@ -218,9 +229,11 @@ def execute(  # noqa: C901 - one branch per state type
     run_task: TaskRunner,
     fail_at: str | None = None,
     context: dict | None = None,
+    fail_with: str = "States.TaskFailed",
 ) -> Execution:
     """Run a definition: tasks through `run_task(name, state, effective input)`; `fail_at` makes
-    that task fail with States.TaskFailed so its Catch path is walked."""
+    that task fail with `fail_with` (States.TaskFailed; States.Timeout for a task timeout) so its
+    Catch path is walked."""
     context = context or {
         "Execution": {"Id": "arn:aws:states:::execution:fidelity:run", "Name": "run"}
     }
@@ -242,23 +255,11 @@ def execute(  # noqa: C901 - one branch per state type
         if kind == "Task":
             try:
                 if name == fail_at:
-                    raise TaskFailure(
-                        "States.TaskFailed", f"failure injected at {name} by tests/fidelity"
-                    )
+                    raise TaskFailure(fail_with, f"failure injected at {name} by tests/fidelity")
                 result = run_task(name, state, effective)
             except TaskFailure as failure:
                 handler = next(
-                    (
-                        c
-                        for c in state.get("Catch", [])
-                        if "States.ALL" in c["ErrorEquals"]
-                        or failure.error in c["ErrorEquals"]
-                        or (
-                            failure.error.startswith("States.")
-                            and "States.TaskFailed" in c["ErrorEquals"]
-                        )
-                    ),
-                    None,
+                    (c for c in state.get("Catch", []) if catches(c, failure.error)), None
                 )
                 if handler is None:
                     run.status, run.error = "FAILED", failure.error
@@ -304,14 +305,17 @@ def execute(  # noqa: C901 - one branch per state type
             run.status, run.output = "SUCCEEDED", effective
             return run
         elif kind == "Fail":
+            found = {}
             for key in ("ErrorPath", "CausePath"):
                 if key in state:
-                    read_path(data, state[key], f"{where} {key}", context)
+                    # A reference path, or an intrinsic function returning a string.
+                    if state[key].startswith("States."):
+                        found[key] = intrinsic(state[key], data, f"{where} {key}", context)
+                    else:
+                        found[key] = read_path(data, state[key], f"{where} {key}", context)
             run.visited.append((name, state_input, None))
             run.status = "FAILED"
-            run.error = state.get("Error") or read_path(
-                data, state.get("ErrorPath", "$"), where, context
-            )
+            run.error = state.get("Error") or found.get("ErrorPath", "")
             return run
         else:
             raise PathError(

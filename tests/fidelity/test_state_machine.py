@@ -109,7 +109,7 @@ def replay(result):
 @pytest.mark.parametrize(
     ("old", "new"),
     [
-        ("$.prepare.instanceType", "$.prepare.instance_type"),
+        ("$.run.job.instanceType", "$.run.job.instance_type"),
         ("$.prepare.hyperParameters", "$.prepare.hyperparameters"),
         ("$.TrainingJobStatus", "$.TrainingStatus"),
         ("$.failure.Cause", "$.error.Cause"),

@@ -34,6 +34,15 @@ MULTI_ACCOUNTS = [
     {"account": "222222222222", "region": "us-west-2"},
 ]
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+# The training-day features all on: topic, budget, spot, two instances, training after packaging.
+EVERY_FEATURE = {
+    "workshop.notificationEmails": '["ana@example.com", "bo@school.edu"]',
+    "workshop.budgetMonthlyUsd": "40",
+    "workshop.training.spot": "true",
+    "workshop.training.startAfterPackaging": "true",
+    "workshop.training.instanceCount": "2",
+    "workshop.training.hyperparameters.kv_store": "dist_sync",
+}
 
 
 def cdk_json_context() -> dict[str, Any]:

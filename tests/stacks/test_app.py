@@ -4,17 +4,23 @@ stack makes where its components meet (bucket and build, bucket and training).""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 
 import aws_cdk as cdk
+import pytest
 from aws_cdk.assertions import Match, Template
 
 from .conftest import (
     DEFAULT_STACK,
+    EVERY_FEATURE,
     MULTI_ACCOUNTS,
     REPO,
     as_list,
     cdk_json_context,
     has_statement,
+    offline_environment,
     policy_statements,
     render,
     resources_of_type,
@@ -73,6 +79,22 @@ def test_cdk_json_runs_the_app_and_pins_recommended_flags():
     assert len(flags) > 60
 
 
+def test_the_app_runs_from_a_fresh_shell_without_the_virtualenv(tmp_path):
+    """cdk.json's `python3 app.py` in a shell where .venv is not activated (the README's
+    `AWS_PROFILE=... npx cdk deploy STACK`): app.py hands over to .venv's Python."""
+    environment = offline_environment()
+    environment["PATH"] = os.pathsep.join(
+        part for part in environment["PATH"].split(os.pathsep) if not part.startswith(str(REPO))
+    )
+    environment["CDK_OUTDIR"] = str(tmp_path)
+    python3 = shutil.which("python3", path=environment["PATH"])
+    result = subprocess.run(
+        [python3, "app.py"], cwd=REPO, env=environment, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "BirdsWorkshop.template.json").exists()
+
+
 # --- what the settings reach ----------------------------------------------------------------------
 
 
@@ -102,17 +124,27 @@ def test_the_settings_reach_the_components(template):
     assert parameters["OutputDataConfig"] == {
         "S3OutputPath": "s3://<StorageBucket5CB7C8EA>/output/"
     }
-    prepare = [
-        f["Properties"]
-        for f in resources_of_type(template, "AWS::Lambda::Function").values()
-        if f["Properties"]["Handler"] == "workshop_runtime.prepare.handler"
-    ][0]
-    variables = prepare["Environment"]["Variables"]
+    variables = function_environment(template, "prepare")
     assert render(variables["BUCKET"]) == "<StorageBucket5CB7C8EA>"
     assert json.loads(variables["DEFAULT_HYPERPARAMETERS"])["num_layers"] == "152"
-    assert json.loads(variables["INSTANCE_TYPES"])[0] == "ml.g4dn.xlarge"
+    assert (variables["WAIT_FOR_QUOTA_MINUTES"], variables["MAX_ATTEMPTS"]) == ("60", "6")
+    choose = function_environment(template, "choose")
+    assert json.loads(choose["INSTANCE_TYPES"])[0] == "ml.g4dn.xlarge"
+    assert (choose["SPOT"], choose["SPOT_FALLBACK_TO_ON_DEMAND"]) == ("false", "true")
+    assert (choose["INSTANCE_COUNT"], choose["MAX_RUNTIME_SECONDS"]) == ("1", "3600")
+    assert render(choose["QUEUE_BUCKET"]) == "<StorageBucket5CB7C8EA>"
+    assert choose["QUEUE_PREFIX"] == "queue/"
     (preflight,) = resources_of_type(template, "Custom::GpuQuotaPreflight").values()
     assert preflight["Properties"]["InstanceTypes"][0] == "ml.g4dn.xlarge"
+
+
+def function_environment(template, handler_module):
+    (function,) = [
+        f["Properties"]
+        for f in resources_of_type(template, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == f"workshop_runtime.{handler_module}.handler"
+    ]
+    return function["Environment"]["Variables"]
 
 
 # --- grants where components meet -----------------------------------------------------------------
@@ -267,3 +299,132 @@ def test_overrides_in_the_start_command_pass_the_same_validator():
         "epochs": "25",
         "checkpoint_frequency": "25",
     }
+
+
+# --- the training-day features ---------------------------------------------------------------------
+
+
+def stack_template(overrides):
+    from stacks.app import create_app
+
+    app = create_app({**cdk_json_context(), **overrides})
+    (stack,) = [child for child in app.node.children if isinstance(child, cdk.Stack)]
+    return stack, Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def every_feature():
+    return stack_template(EVERY_FEATURE)
+
+
+def test_choose_keeps_its_queue_tickets_under_the_queue_prefix_only(template):
+    statements = {
+        s["Sid"]: s
+        for s in policy_statements(template, "TrainingFunctionsChooseRoleDefaultPolicy")
+        if "Sid" in s
+    }
+    assert statements["KeepQueueTickets"]["Resource"] == f"{BUCKET_ARN}/queue/*"
+    assert sorted(as_list(statements["KeepQueueTickets"]["Action"])) == [
+        "s3:DeleteObject",
+        "s3:GetObject",
+        "s3:PutObject",
+    ]
+    assert statements["ListQueueTickets"]["Condition"]["StringLike"]["s3:prefix"] == [
+        "queue/",
+        "queue/*",
+    ]
+
+
+def test_without_the_features_there_is_no_topic_budget_or_build_ended_rule(template):
+    types = {resource["Type"] for resource in template["Resources"].values()}
+    assert not types & {"AWS::SNS::Topic", "AWS::KMS::Key", "AWS::Budgets::Budget"}
+    assert "NotificationTopicArn" not in template["Outputs"]
+    handlers = {
+        f["Properties"]["Handler"]
+        for f in resources_of_type(template, "AWS::Lambda::Function").values()
+    }
+    assert "workshop_runtime.notify.handler" not in handlers
+    assert "workshop_runtime.build_ended.handler" not in handlers
+    # The teardown is always there.
+    assert "workshop_runtime.teardown.handler" in handlers
+
+
+def test_every_feature_reaches_its_components(every_feature):
+    _, t = every_feature
+    template = t.to_json()
+    t.resource_count_is("AWS::SNS::Subscription", 2)
+    t.resource_count_is("AWS::Budgets::Budget", 1)
+    choose = function_environment(template, "choose")
+    assert (choose["SPOT"], choose["INSTANCE_COUNT"]) == ("true", "2")
+    assert render(function_environment(template, "notify")["TOPIC_ARN"]).startswith(
+        "<NotificationsTopic"
+    )
+    ended = render(function_environment(template, "build_ended"))
+    assert ended["STATE_MACHINE_ARN"] == "<TrainingStateMachineEAE34FB3>"
+    assert ended["TOPIC_ARN"].startswith("<NotificationsTopic")
+    parameters = state_machine_definition(template)["States"]["CreateTrainingJob"]["Parameters"]
+    assert parameters["ResourceConfig"]["InstanceCount"] == 2
+    assert parameters["EnableManagedSpotTraining.$"] == "$.run.job.spot"
+    outputs = {name: render(output["Value"]) for name, output in template["Outputs"].items()}
+    assert outputs["NotificationTopicArn"].startswith("<NotificationsTopic")
+    assert outputs["NotificationTopicName"].startswith("<NotificationsTopic")
+
+
+def test_with_spot_the_execution_role_reads_only_checkpoints_besides_the_channels(every_feature):
+    _, t = every_feature
+    statements = {
+        s["Sid"]: s for s in policy_statements(t.to_json(), "TrainingExecutionRolePolicy")
+    }
+    assert statements["ReadCheckpoints"]["Resource"] == f"{BUCKET_ARN}/output/*/checkpoints/*"
+    assert statements["ReadCheckpoints"]["Action"] == "s3:GetObject"
+    assert statements["ListCheckpoints"]["Condition"]["StringLike"]["s3:prefix"] == [
+        "output/*/checkpoints/",
+        "output/*/checkpoints/*",
+    ]
+    reads = sorted(
+        resource
+        for statement in statements.values()
+        if "s3:GetObject" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    )
+    assert reads == [
+        f"{BUCKET_ARN}/output/*/checkpoints/*",
+        f"{BUCKET_ARN}/train/*",
+        f"{BUCKET_ARN}/validation/*",
+    ]
+
+
+def test_only_the_notifying_functions_may_publish(every_feature):
+    _, t = every_feature
+    template = t.to_json()
+    publishers = set()
+    for logical_id, policy in resources_of_type(template, "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "sns:Publish" in as_list(statement["Action"]):
+                publishers.add(logical_id)
+    assert {p.split("Role")[0] for p in publishers} == {
+        "TrainingFunctionsNotify",
+        "BuildEndedHandler",
+    }
+    # The manifest is all the build-ended function reads in the bucket.
+    statements = policy_statements(template, "BuildEndedHandlerRoleDefaultPolicy")
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+    assert [(s["Action"], s["Resource"]) for s in s3] == [
+        ("s3:GetObject", f"{BUCKET_ARN}/manifest.json")
+    ]
+
+
+def test_the_bucket_is_emptied_only_after_the_teardown_stopped_the_jobs(template):
+    (teardown_id,) = resources_of_type(template, "Custom::TrainingTeardown")
+    (auto_delete_id,) = resources_of_type(template, "Custom::S3AutoDeleteObjects")
+    # CloudFormation deletes a resource before the ones it depends on.
+    assert auto_delete_id in as_list(template["Resources"][teardown_id].get("DependsOn", []))
+    properties = render(template["Resources"][teardown_id]["Properties"])
+    assert properties["StateMachineArn"] == "<TrainingStateMachineEAE34FB3>"
+    assert properties["JobNamePrefix"] == "birds"
+
+
+def test_a_retained_bucket_has_nothing_to_order(every_feature):
+    stack, t = stack_template({"workshop.retainBucket": "true"})
+    t.resource_count_is("Custom::S3AutoDeleteObjects", 0)
+    t.resource_count_is("Custom::TrainingTeardown", 1)

@@ -8,6 +8,8 @@ snapshot a reviewer reads (`pytest --snapshot-update` after a deliberate change)
 
 from __future__ import annotations
 
+import itertools
+import json
 import subprocess
 
 import aws_cdk as cdk
@@ -17,7 +19,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from stacks.app import create_app
 
-from .conftest import VENV_BIN, acknowledgments, cdk_json_context, open_findings
+from .conftest import EVERY_FEATURE, VENV_BIN, acknowledgments, cdk_json_context, open_findings
 
 # Settings that change which findings exist: other prefixes and job prefix, the quota request
 # permission, a kept bucket, no synth-time property.
@@ -32,7 +34,11 @@ OTHER_SETTINGS = {
     "workshop.packaging.classes": '["0752", "0772"]',
     "workshop.logRetentionDays": "7",
 }
-COMBINATIONS = {"defaults": {}, "other settings": OTHER_SETTINGS}
+COMBINATIONS = {
+    "defaults": {},
+    "other settings": OTHER_SETTINGS,
+    "every feature": {**OTHER_SETTINGS, **EVERY_FEATURE},
+}
 PLACEHOLDERS = ("todo", "tbd", "fixme", "n/a", "suppress", "ignore", "false positive")
 
 
@@ -78,13 +84,9 @@ def test_every_acknowledgment_matches_a_real_finding(monkeypatch, overrides):
     assert open_ == []
 
 
-@pytest.fixture(scope="module")
-def default_app():
-    return create_app(cdk_json_context())
-
-
-def test_every_acknowledgment_gives_a_concrete_reason(default_app, snapshot):
-    found = acknowledgments(default_app)
+@pytest.mark.parametrize("overrides", [{}, EVERY_FEATURE], ids=["defaults", "every feature"])
+def test_every_acknowledgment_gives_a_concrete_reason(overrides, snapshot):
+    found = acknowledgments(create_app({**cdk_json_context(), **overrides}))
     for path, rule_id, reason in found:
         assert rule_id.startswith("AwsSolutions-"), (path, rule_id)
         assert len(reason) >= 60 and reason.rstrip().endswith("."), (path, rule_id, reason)
@@ -116,5 +118,87 @@ def test_cfn_lint_is_clean_on_every_template(all_templates):
         capture_output=True,
         text=True,
         timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- every combination of the training-day settings ------------------------------------------------
+
+FEATURES = {
+    "spot": [False, True],
+    "fallback": [False, True],
+    "instances": [1, 2],
+    "mail": ["none", "emails", "emails and budget"],
+    "start after packaging": [False, True],
+}
+# Every pair of values of any two settings appears in some row (a pairwise covering array: six
+# synths instead of 48; test_the_combinations_cover_every_pair_of_values checks it).
+FEATURE_ROWS = [
+    (False, True, 1, "none", False),
+    (True, False, 2, "none", True),
+    (False, False, 2, "emails and budget", False),
+    (True, True, 1, "emails and budget", True),
+    (False, True, 2, "emails", True),
+    (True, False, 1, "emails", False),
+]
+
+
+def feature_context(row) -> dict[str, str]:
+    spot, fallback, instances, mail, start = row
+    context = {
+        "workshop.training.spot": json.dumps(spot),
+        "workshop.training.spotFallbackToOnDemand": json.dumps(fallback),
+        "workshop.training.instanceCount": str(instances),
+        "workshop.training.startAfterPackaging": json.dumps(start),
+    }
+    if instances > 1:
+        context["workshop.training.hyperparameters.kv_store"] = "dist_sync"
+    if mail != "none":
+        context["workshop.notificationEmails"] = '["ana@example.com"]'
+    if mail == "emails and budget":
+        context["workshop.budgetMonthlyUsd"] = "25"
+    return context
+
+
+def row_id(row) -> str:
+    return ", ".join(f"{name}={value}" for name, value in zip(FEATURES, row, strict=True))
+
+
+def test_the_combinations_cover_every_pair_of_values():
+    names = list(FEATURES)
+    for (i, first), (j, second) in itertools.combinations(enumerate(names), 2):
+        seen = {(row[i], row[j]) for row in FEATURE_ROWS}
+        wanted = set(itertools.product(FEATURES[first], FEATURES[second]))
+        assert seen == wanted, (first, second, wanted - seen)
+
+
+@pytest.fixture(scope="module")
+def feature_apps(tmp_path_factory):
+    apps = {}
+    for row in FEATURE_ROWS:
+        outdir = tmp_path_factory.mktemp("features")
+        app = create_app({**cdk_json_context(), **feature_context(row)}, outdir=str(outdir))
+        apps[row_id(row)] = (app, app.synth())
+    return apps
+
+
+@pytest.mark.parametrize("row", FEATURE_ROWS, ids=row_id)
+def test_every_combination_of_the_new_settings_has_no_open_finding(feature_apps, row):
+    app, _ = feature_apps[row_id(row)]
+    assert open_findings(app) == []
+
+
+def test_every_combination_of_the_new_settings_is_cfn_lint_clean(feature_apps):
+    paths = [
+        assembly.directory + "/" + stack.template_file
+        for _, assembly in feature_apps.values()
+        for stack in assembly.stacks
+    ]
+    assert len(paths) == len(FEATURE_ROWS)
+    result = subprocess.run(
+        [str(VENV_BIN / "cfn-lint"), "--ignore-checks", "W3005", "--", *paths],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -46,6 +46,7 @@ def test_defaults_are_the_lab_values(lab2_hyperparameters):
         "train": "train/",
         "validation": "validation/",
         "output": "output/",
+        "queue": "queue/",
     }
     assert settings.accounts == ()
     assert settings.retain_bucket is False
@@ -54,6 +55,11 @@ def test_defaults_are_the_lab_values(lab2_hyperparameters):
         False,
     )
     assert settings.training.preflight_on_every_deploy is True
+    training = settings.training
+    assert (training.wait_for_quota_minutes, training.max_attempts) == (60, 6)
+    assert (training.spot, training.spot_fallback_to_on_demand) == (False, True)
+    assert (training.instance_count, training.start_after_packaging) == (1, False)
+    assert (settings.notification_emails, settings.budget_monthly_usd) == ((), 0)
 
 
 def test_cdk_json_lists_the_defaults():
@@ -179,6 +185,56 @@ def test_accounts_give_environments():
             "workshop.accounts[0].region: expected a string",
         ),
         ({"accounts": '{"account": "111111111111"}'}, "workshop.accounts: expected a list"),
+        (
+            {"training.waitForQuotaMinutes": "-1"},
+            "workshop.training.waitForQuotaMinutes: -1 must be between 0 and 1440",
+        ),
+        (
+            {"training.maxAttempts": "21"},
+            "workshop.training.maxAttempts: 21 must be between 1 and 20",
+        ),
+        ({"training.spot": '"yes"'}, "workshop.training.spot: expected true or false"),
+        (
+            {"training.instanceCount": "0"},
+            "workshop.training.instanceCount: 0 must be between 1 and 16",
+        ),
+        (
+            {"training.instanceCount": "2"},
+            "workshop.training.instanceCount: 2 needs the hyperparameter kv_store set to "
+            "dist_sync or dist_async",
+        ),
+        (
+            {"notificationEmails": '["ana@example"]'},
+            "workshop.notificationEmails[0]: 'ana@example' is not an email address",
+        ),
+        (
+            {"notificationEmails": '["Ana <ana@example.com>"]'},
+            "workshop.notificationEmails[0]: 'Ana <ana@example.com>' is not an email address",
+        ),
+        (
+            {"notificationEmails": '["a@example.com", "a@example.com"]'},
+            "workshop.notificationEmails[1]: 'a@example.com' is listed twice",
+        ),
+        ({"notificationEmails": '"a@example.com"'}, "workshop.notificationEmails: expected a list"),
+        (
+            {"budgetMonthlyUsd": "-5"},
+            "workshop.budgetMonthlyUsd: -5 must be an integer >= 0",
+        ),
+        (
+            {"budgetMonthlyUsd": "50"},
+            "workshop.budgetMonthlyUsd: 50 needs notificationEmails",
+        ),
+        (
+            {
+                "budgetMonthlyUsd": "50",
+                "notificationEmails": json.dumps([f"t{n}@example.com" for n in range(11)]),
+            },
+            "workshop.budgetMonthlyUsd: 50 alerts at most 10 email addresses",
+        ),
+        (
+            {"prefixes.queue": "output/queue/"},
+            "workshop.prefixes.output: 'output/' overlaps prefixes.queue",
+        ),
     ],
 )
 def test_invalid_settings_name_the_setting(overrides, expected):
@@ -315,3 +371,19 @@ def test_packaging_resize_must_cover_the_training_image_shape():
             "workshop.training.hyperparameters.image_shape": "3,160,160",
         }
     )
+
+
+def test_distributed_training_with_a_kv_store_is_accepted():
+    settings = settings_with(
+        **{"training.instanceCount": "2", "training.hyperparameters.kv_store": "dist_sync"}
+    )
+    assert settings.training.instance_count == 2
+    assert settings.training.hyperparameters["kv_store"] == "dist_sync"
+
+
+def test_budget_with_emails_is_accepted():
+    settings = settings_with(
+        budgetMonthlyUsd="25", notificationEmails='["ana@example.com", "bo@school.edu"]'
+    )
+    assert settings.budget_monthly_usd == 25
+    assert settings.notification_emails == ("ana@example.com", "bo@school.edu")

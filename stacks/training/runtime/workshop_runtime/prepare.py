@@ -1,8 +1,10 @@
-"""Prepare Lambda: everything CreateTrainingJob needs, checked before a GPU instance is billed.
+"""Prepare Lambda: what every attempt of a training run shares, checked before a GPU is billed.
 
 Reads the manifest written by `recpack upload`, merges the hyperparameters (defaults < manifest
-counts < execution input), picks the first preferred GPU instance type with free training quota,
-and names the job. Errors are exception classes: Step Functions shows their name and message.
+counts < execution input), names the run (its first job takes this name, later attempts add
+`-n`), and sets the run's limits: how long it may wait for quota and how many jobs it may try.
+Choosing the instance type is the Choose step's, with fresh quotas before every attempt. Errors
+are exception classes: Step Functions shows their name and message.
 """
 
 from __future__ import annotations
@@ -10,10 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
-import secrets
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -21,45 +21,30 @@ from botocore.exceptions import ClientError
 
 from .clients import CLIENT_CONFIG, Client
 from .hyperparameters import HyperparameterError, merge_hyperparameters
-from .quotas import (
-    NoGpuQuotaError,
-    choose_instance_type,
-    get_training_quotas,
-    get_training_usage,
-    normalize_instance_type,
-    quota_rows,
-)
+from .job_names import MAX_ATTEMPTS, make_job_name
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
 
 __all__ = [
     "IAM_ACTIONS",
+    "INPUT_KEYS",
     "ConfigurationError",
     "HyperparameterError",
     "InvalidInputError",
     "ManifestInvalidError",
     "ManifestNotFoundError",
-    "NoGpuQuotaError",
-    "TrainingJobExistsError",
     "handler",
     "make_job_name",
     "prepare",
 ]
 
 MANIFEST_SCHEMA = 1
-# What the function's role needs besides s3:GetObject on the manifest (for the CDK grants).
-IAM_ACTIONS = (
-    "servicequotas:ListServiceQuotas",
-    "servicequotas:ListAWSDefaultServiceQuotas",
-    "sagemaker:ListTrainingJobs",
-    "sagemaker:DescribeTrainingJob",
-)
-# CreateTrainingJob: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
-_JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
-_JOB_NAME_MAX = 63
-_JOB_NAME_SUFFIX_LENGTH = len("-20261121-120000-abcd")
-# Service Quotas throttles at a few calls per second; retry rather than fail the execution.
+# What the function's role needs besides s3:GetObject on the manifest (granted by the stack).
+IAM_ACTIONS: tuple[str, ...] = ()
+# The execution input's keys (docs/contracts.md); anything else is a mistake worth a message.
+INPUT_KEYS = ("hyperparameters",)
+_WAIT_MINUTES_MAX = 24 * 60
 
 
 class ConfigurationError(Exception):
@@ -78,10 +63,6 @@ class ManifestInvalidError(Exception):
     """manifest.json exists but cannot be used."""
 
 
-class TrainingJobExistsError(Exception):
-    """The requested training job name is taken (names are unique per account and region)."""
-
-
 def _environment(environ: Mapping[str, str], name: str) -> str:
     value = environ.get(name, "").strip()
     if not value:
@@ -97,45 +78,36 @@ def _json_environment(environ: Mapping[str, str], name: str, expected: type) -> 
         raise ConfigurationError(
             f"Environment variable {name} is not valid JSON: {error}"
         ) from None
-    if not isinstance(value, expected):
+    if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
         raise ConfigurationError(
             f"Environment variable {name} must be a JSON {expected.__name__}, got {text[:80]!r}"
         )
     return value
 
 
-def make_job_name(prefix: str, now: datetime, suffix: str | None = None) -> str:
-    """`<prefix>-YYYYMMDD-HHMMSS-xxxx`, a valid SageMaker name of at most 63 characters."""
-    cleaned = re.sub(r"[^a-zA-Z0-9-]+", "-", prefix).strip("-")
-    cleaned = cleaned[: _JOB_NAME_MAX - _JOB_NAME_SUFFIX_LENGTH].rstrip("-") or "training"
-    suffix = suffix if suffix is not None else secrets.token_hex(2)
-    return f"{cleaned}-{now:%Y%m%d-%H%M%S}-{suffix}"
+def _int_environment(environ: Mapping[str, str], name: str, low: int, high: int) -> int:
+    value: int = _json_environment(environ, name, int)
+    if not low <= value <= high:
+        raise ConfigurationError(
+            f"Environment variable {name} must be between {low} and {high}, not {value}"
+        )
+    return value
 
 
-def _check_job_name(sagemaker: Client, name: object, prefix: str) -> str:
-    if not isinstance(name, str) or not _JOB_NAME.fullmatch(name):
+def _check_input_keys(event: Mapping) -> None:
+    if "trainingJobName" in event:
         raise InvalidInputError(
-            f"trainingJobName {name!r} is not a valid SageMaker training job name: 1 to 63 "
-            "letters, digits and hyphens, starting and ending with a letter or digit"
+            "trainingJobName is not an input any more: every attempt of a run gets a generated "
+            "name, <prefix>-YYYYMMDD-HHMMSS-xxxx and then -2, -3, ... (a failed attempt's name "
+            "cannot be reused, and `make destroy` stops this stack's jobs by that pattern); the "
+            "names are in the execution output"
         )
-    # The state machine and Report roles may only touch jobs named <prefix>*: refuse others now,
-    # not with AccessDenied after the GPU time is spent.
-    if not name.startswith(prefix):
+    unknown = sorted(str(key) for key in event if key not in INPUT_KEYS)
+    if unknown:
         raise InvalidInputError(
-            f"trainingJobName {name!r} must start with {prefix!r} (JOB_NAME_PREFIX, the stack's "
-            "training.jobNamePrefix setting): the stack's roles are scoped to those jobs"
+            f"The execution input has unknown key(s) {', '.join(unknown)}; it takes only "
+            '{"hyperparameters": {...}}, e.g. {"hyperparameters": {"epochs": 25}}'
         )
-    try:
-        sagemaker.describe_training_job(TrainingJobName=name)
-    except ClientError as error:
-        # SageMaker answers a missing job with ValidationException "Requested resource not found".
-        if error.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
-            return name
-        raise
-    raise TrainingJobExistsError(
-        f"A training job named {name!r} already exists in this account and region; choose another "
-        "trainingJobName or leave it out to get a generated one"
-    )
 
 
 def read_manifest(s3: Client, bucket: str, key: str) -> dict:
@@ -182,16 +154,14 @@ def prepare(
     environ: Mapping[str, str],
     *,
     s3: Client,
-    servicequotas: Client,
-    sagemaker: Client,
     now: datetime | None = None,
-    region: str | None = None,
 ) -> dict:
     event = event or {}
     if not isinstance(event, Mapping):
         raise InvalidInputError(
             f"The execution input must be a JSON object, not {type(event).__name__}"
         )
+    _check_input_keys(event)
     overrides = event.get("hyperparameters")
     if overrides is None:
         overrides = {}
@@ -205,18 +175,9 @@ def prepare(
     manifest_key = _environment(environ, "MANIFEST_KEY")
     prefix = _environment(environ, "JOB_NAME_PREFIX")
     defaults = _json_environment(environ, "DEFAULT_HYPERPARAMETERS", dict)
-    instance_types = _json_environment(environ, "INSTANCE_TYPES", list)
-    if not instance_types or not all(isinstance(t, str) and t.strip() for t in instance_types):
-        raise ConfigurationError(
-            "Environment variable INSTANCE_TYPES must be a non-empty JSON list of instance types, "
-            'e.g. ["ml.g4dn.xlarge", "ml.g5.xlarge"]'
-        )
-    preference = [normalize_instance_type(t) for t in instance_types]
-
-    if event.get("trainingJobName"):
-        job_name = _check_job_name(sagemaker, event["trainingJobName"], prefix)
-    else:
-        job_name = make_job_name(prefix, now or datetime.now(UTC))
+    wait_minutes = _int_environment(environ, "WAIT_FOR_QUOTA_MINUTES", 0, _WAIT_MINUTES_MAX)
+    max_attempts = _int_environment(environ, "MAX_ATTEMPTS", 1, MAX_ATTEMPTS)
+    now = now or datetime.now(UTC)
 
     manifest = read_manifest(s3, bucket, manifest_key)
     hyperparameters = merge_hyperparameters(
@@ -227,35 +188,31 @@ def prepare(
         manifest_name=f"s3://{bucket}/{manifest_key}",
         overrides_prefix="hyperparameters",
     )
-
-    quotas = get_training_quotas(servicequotas, preference)
-    usage = get_training_usage(sagemaker)
-    rows = quota_rows(preference, quotas, usage)
-    logger.info("Training quotas: %s", json.dumps(rows))
-    instance_type = choose_instance_type(preference, quotas, usage, region=region)
-
+    run_id = make_job_name(prefix, now)
     result = {
-        "trainingJobName": job_name,
-        "instanceType": instance_type,
+        "runId": run_id,
         "hyperParameters": hyperparameters,
         "manifest": {
             "key": manifest_key,
             "num_training_samples": int(hyperparameters["num_training_samples"]),
             "num_classes": int(hyperparameters["num_classes"]),
         },
-        "quotas": rows,
+        "startedAt": _timestamp(now),
+        "limits": {
+            "waitForQuotaMinutes": wait_minutes,
+            # Choose starts no job and waits no longer after this.
+            "deadline": _timestamp(now + timedelta(minutes=wait_minutes)),
+            "maxAttempts": max_attempts,
+        },
     }
-    logger.info("Prepared %s on %s", job_name, instance_type)
+    logger.info("Prepared run %s: %s", run_id, json.dumps(result["limits"]))
     return result
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def handler(event: Any, context: object) -> dict:
     session = boto3.session.Session()
-    return prepare(
-        event,
-        os.environ,
-        s3=session.client("s3", config=CLIENT_CONFIG),
-        servicequotas=session.client("service-quotas", config=CLIENT_CONFIG),
-        sagemaker=session.client("sagemaker", config=CLIENT_CONFIG),
-        region=session.region_name,
-    )
+    return prepare(event, os.environ, s3=session.client("s3", config=CLIENT_CONFIG))

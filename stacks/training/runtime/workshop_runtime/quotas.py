@@ -1,9 +1,10 @@
-"""SageMaker training quotas per GPU instance type, their use, and the choice of an instance type.
+"""SageMaker training quotas per GPU instance type and market (on-demand or spot), and their use.
 
 New accounts have a quota of 0 for GPU training instances, and the Image Classification algorithm
 needs a GPU: knowing this before CreateTrainingJob turns a ResourceLimitExceeded failure into a
 message that says what to request. Quota codes differ per instance type and are not documented per
-name, so quotas are found by name (`ml.<type> for training job usage`).
+name, so quotas are found by name (`ml.<type> for training job usage`, and `ml.<type> for spot
+training job usage` for managed spot training, a separate quota).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from .clients import Client
 
@@ -20,18 +22,22 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "KNOWN_TRAINING_QUOTA_CODES",
     "OPEN_REQUEST_STATUSES",
+    "QUOTA_READ_ACTIONS",
     "SERVICE_CODE",
+    "USAGE_READ_ACTIONS",
+    "Capacity",
     "InstanceQuota",
     "NoGpuQuotaError",
-    "choose_instance_type",
     "console_url",
+    "count_instances_in_use",
     "describe_quota",
+    "format_quota_value",
+    "get_quotas",
     "get_training_quotas",
     "get_training_usage",
     "increase_command",
     "normalize_instance_type",
     "open_increase_requests",
-    "quota_rows",
     "request_increase",
     "training_quota_name",
 ]
@@ -41,6 +47,23 @@ SERVICE_CODE = "sagemaker"
 KNOWN_TRAINING_QUOTA_CODES = {"ml.g4dn.xlarge": "L-3F53BF0F"}
 OPEN_REQUEST_STATUSES = frozenset({"PENDING", "CASE_OPENED"})
 _PAGE_SIZE = 100  # MaxResults upper bound of the Service Quotas list calls
+# What reading quotas and counting the instances in use call (the roles grant exactly these).
+QUOTA_READ_ACTIONS = (
+    "servicequotas:ListServiceQuotas",
+    "servicequotas:ListAWSDefaultServiceQuotas",
+)
+USAGE_READ_ACTIONS = ("sagemaker:ListTrainingJobs", "sagemaker:DescribeTrainingJob")
+
+
+class Capacity(NamedTuple):
+    """What one training job holds: instances of one type, on-demand or managed spot."""
+
+    instance_type: str
+    spot: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.instance_type} {'spot' if self.spot else 'on-demand'}"
 
 
 @dataclass(frozen=True)
@@ -56,26 +79,36 @@ class InstanceQuota:
     value: float | None
     quota_code: str | None
     source: str
+    spot: bool = False
 
     @property
     def name(self) -> str:
-        return training_quota_name(self.instance_type)
+        return training_quota_name(self.instance_type, spot=self.spot)
 
 
 class NoGpuQuotaError(Exception):
-    """No preferred instance type has a training quota above its current use."""
+    """No preferred instance type has a training quota above its current use.
+
+    `quotas` and `usage` are keyed alike, by instance type or by Capacity; `needed` is the
+    instances one job takes; `waited` says how long the run waited for quota (None: it did not).
+    """
 
     def __init__(
         self,
-        quotas: Mapping[str, InstanceQuota],
-        usage: Mapping[str, int],
-        preference: Sequence[str],
+        quotas: Mapping[Any, InstanceQuota],
+        usage: Mapping[Any, int],
+        preference: Sequence[Any],
         region: str | None = None,
+        *,
+        needed: int = 1,
+        waited: str | None = None,
     ):
         self.quotas = dict(quotas)
         self.usage = dict(usage)
         self.preference = list(preference)
         self.region = region
+        self.needed = needed
+        self.waited = waited
         super().__init__(self._message())
 
     def _message(self) -> str:
@@ -84,13 +117,17 @@ class NoGpuQuotaError(Exception):
             f"No GPU capacity for SageMaker training{where}: every preferred instance type is at "
             "its 'training job usage' quota (new accounts start at 0 for GPU types)."
         ]
+        if self.needed > 1:
+            lines.append(f"Each job needs {self.needed} instances of one type.")
+        if self.waited:
+            lines.append(self.waited)
         lines += [
             f"- {describe_quota(self.quotas[t], self.usage.get(t, 0))}" for t in self.preference
         ]
         requestable = [t for t in self.preference if self.quotas[t].value is not None]
-        for instance_type in requestable[:2]:
-            quota = self.quotas[instance_type]
-            desired = max(1, self.usage.get(instance_type, 0) + 1)
+        for key in requestable[:2]:
+            quota = self.quotas[key]
+            desired = max(1, self.usage.get(key, 0) + self.needed)
             lines.append(f"Request '{quota.name}' = {desired}:")
             lines.append(f"  console: {console_url(quota.quota_code, self.region)}")
             lines.append(f"  CLI: {increase_command(quota, desired, self.region)}")
@@ -112,8 +149,9 @@ def normalize_instance_type(instance_type: str) -> str:
     return text if text.startswith("ml.") else f"ml.{text}"
 
 
-def training_quota_name(instance_type: str) -> str:
-    return f"{normalize_instance_type(instance_type)} for training job usage"
+def training_quota_name(instance_type: str, *, spot: bool = False) -> str:
+    market = "spot training" if spot else "training"
+    return f"{normalize_instance_type(instance_type)} for {market} job usage"
 
 
 def console_url(quota_code: str | None, region: str | None) -> str:
@@ -133,109 +171,114 @@ def increase_command(quota: InstanceQuota, desired: int = 1, region: str | None 
     return f"{command} --region {region}" if region else command
 
 
-def _format_value(value: float | None) -> int | float | None:
+def format_quota_value(value: float | None) -> int | float | None:
     if value is None:
         return None
     return int(value) if float(value).is_integer() else value
 
 
 def describe_quota(quota: InstanceQuota, in_use: int) -> str:
+    what = f"{quota.instance_type} spot" if quota.spot else quota.instance_type
     if quota.value is None:
         return (
-            f"{quota.instance_type}: no quota '{quota.name}' in this region "
+            f"{what}: no quota '{quota.name}' in this region "
             "(the instance type is not offered for training here)"
         )
     origin = "AWS default" if quota.source == "default" else "applied"
     code = f", {quota.quota_code}" if quota.quota_code else ""
     return (
-        f"{quota.instance_type}: quota {_format_value(quota.value)} ({origin}{code}), "
+        f"{what}: quota {format_quota_value(quota.value)} ({origin}{code}), "
         f"{in_use} in use by running training jobs"
     )
 
 
-def _collect(pages: Iterable[dict], wanted: Mapping[str, str], source: str, found: dict) -> None:
+def _collect(
+    pages: Iterable[dict], wanted: Mapping[str, Capacity], source: str, found: dict
+) -> None:
     for page in pages:
         for quota in page.get("Quotas", []):
-            instance_type = wanted.get(quota.get("QuotaName", ""))
-            if instance_type and instance_type not in found:
-                found[instance_type] = InstanceQuota(
-                    instance_type, quota.get("Value"), quota.get("QuotaCode"), source
+            capacity = wanted.get(quota.get("QuotaName", ""))
+            if capacity and capacity not in found:
+                found[capacity] = InstanceQuota(
+                    capacity.instance_type,
+                    quota.get("Value"),
+                    quota.get("QuotaCode"),
+                    source,
+                    capacity.spot,
                 )
         if len(found) == len(wanted):
             return
 
 
-def get_training_quotas(
-    servicequotas: Client, instance_types: Iterable[str]
-) -> dict[str, InstanceQuota]:
-    """Quota per instance type (keys with ml.), applied values first, then AWS defaults.
+def get_quotas(
+    servicequotas: Client, capacities: Iterable[Capacity]
+) -> dict[Capacity, InstanceQuota]:
+    """Quota per Capacity (instance types with ml.), applied values first, then AWS defaults.
 
     A quota never changed for the account has no applied value and is absent from
-    list_service_quotas; its value is then the AWS default.
+    list_service_quotas; its value is then the AWS default. One pass serves both markets.
     """
-    wanted = {training_quota_name(t): normalize_instance_type(t) for t in instance_types}
-    found: dict[str, InstanceQuota] = {}
-    # SageMaker has over a thousand quotas: the largest pages keep the Prepare Lambda quick.
+    wanted = {
+        training_quota_name(c.instance_type, spot=c.spot): Capacity(
+            normalize_instance_type(c.instance_type), c.spot
+        )
+        for c in capacities
+    }
+    found: dict[Capacity, InstanceQuota] = {}
+    # SageMaker has over a thousand quotas: the largest pages keep the Lambda quick.
     pages = {"ServiceCode": SERVICE_CODE, "PaginationConfig": {"PageSize": _PAGE_SIZE}}
     paginator = servicequotas.get_paginator("list_service_quotas")
     _collect(paginator.paginate(**pages), wanted, "applied", found)
     if len(found) < len(wanted):
         paginator = servicequotas.get_paginator("list_aws_default_service_quotas")
         _collect(paginator.paginate(**pages), wanted, "default", found)
-    for instance_type in wanted.values():
-        if instance_type not in found:
-            found[instance_type] = InstanceQuota(
-                instance_type, None, KNOWN_TRAINING_QUOTA_CODES.get(instance_type), "missing"
+    for capacity in wanted.values():
+        if capacity not in found:
+            code = None if capacity.spot else KNOWN_TRAINING_QUOTA_CODES.get(capacity.instance_type)
+            found[capacity] = InstanceQuota(
+                capacity.instance_type, None, code, "missing", capacity.spot
             )
-    return {t: found[t] for t in wanted.values()}
+    return {c: found[c] for c in wanted.values()}
 
 
-def get_training_usage(sagemaker: Client) -> dict[str, int]:
-    """Instances held by in-progress training jobs, per instance type."""
-    usage: Counter[str] = Counter()
+def get_training_quotas(
+    servicequotas: Client, instance_types: Iterable[str], *, spot: bool = False
+) -> dict[str, InstanceQuota]:
+    """Quota per instance type (keys with ml.) of one market."""
+    found = get_quotas(servicequotas, [Capacity(t, spot) for t in instance_types])
+    return {capacity.instance_type: quota for capacity, quota in found.items()}
+
+
+def count_instances_in_use(sagemaker: Client) -> dict[Capacity, int]:
+    """Instances held by in-progress training jobs, per instance type and market.
+
+    Every job of the account counts, whoever started it: the quota is the account's.
+    """
+    usage: Counter[Capacity] = Counter()
     paginator = sagemaker.get_paginator("list_training_jobs")
     for page in paginator.paginate(StatusEquals="InProgress"):
         for summary in page.get("TrainingJobSummaries", []):
             job = sagemaker.describe_training_job(TrainingJobName=summary["TrainingJobName"])
             if job.get("TrainingJobStatus") != "InProgress":
                 continue
+            spot = bool(job.get("EnableManagedSpotTraining"))
             resources = job.get("ResourceConfig", {})
             if resources.get("InstanceType"):
-                usage[resources["InstanceType"]] += int(resources.get("InstanceCount", 1))
+                capacity = Capacity(resources["InstanceType"], spot)
+                usage[capacity] += int(resources.get("InstanceCount", 1))
             # Heterogeneous clusters list their instances per group instead.
             for group in resources.get("InstanceGroups", []):
-                usage[group["InstanceType"]] += int(group.get("InstanceCount", 1))
+                usage[Capacity(group["InstanceType"], spot)] += int(group.get("InstanceCount", 1))
     return dict(usage)
 
 
-def choose_instance_type(
-    preference: Sequence[str],
-    quotas: Mapping[str, InstanceQuota],
-    usage: Mapping[str, int],
-    *,
-    region: str | None = None,
-) -> str:
-    """The first preferred type whose quota exceeds the instances in use; NoGpuQuotaError if none."""
-    types = [normalize_instance_type(t) for t in preference]
-    for instance_type in types:
-        quota = quotas[instance_type]
-        if quota.value is not None and quota.value > usage.get(instance_type, 0):
-            return instance_type
-    raise NoGpuQuotaError(quotas, usage, types, region)
-
-
-def quota_rows(
-    preference: Sequence[str], quotas: Mapping[str, InstanceQuota], usage: Mapping[str, int]
-) -> list[dict]:
-    """JSON rows `{"instanceType", "quota", "inUse"}` (quota None: not offered in the region)."""
-    return [
-        {
-            "instanceType": normalize_instance_type(t),
-            "quota": _format_value(quotas[normalize_instance_type(t)].value),
-            "inUse": usage.get(normalize_instance_type(t), 0),
-        }
-        for t in preference
-    ]
+def get_training_usage(sagemaker: Client) -> dict[str, int]:
+    """On-demand instances held by in-progress training jobs, per instance type."""
+    return {
+        capacity.instance_type: count
+        for capacity, count in count_instances_in_use(sagemaker).items()
+        if not capacity.spot
+    }
 
 
 def open_increase_requests(servicequotas: Client, quota_code: str) -> list[dict]:

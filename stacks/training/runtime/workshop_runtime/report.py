@@ -1,7 +1,9 @@
 """Report Lambda: the accuracy per epoch and the job's final metrics, saved beside the model.
 
 Lab 2 asked the learner to read `Validation-accuracy` per epoch in the job's log stream; this
-writes that table to `s3://BUCKET/OUTPUT_PREFIX<job>/report.json` and returns it.
+writes that table to `s3://BUCKET/OUTPUT_PREFIX<job>/report.json` and returns it, with the run's
+attempts (the last one's outcome is the job's final status) and, for a spot job, the seconds billed
+against the seconds trained.
 """
 
 from __future__ import annotations
@@ -117,7 +119,35 @@ def _finite(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
-def build_report(job_name: str, job: Mapping, epochs: list[dict], streams: list[str]) -> dict:
+def _spot_savings(job: Mapping) -> float | None:
+    billable, trained = (
+        _seconds(job, "BillableTimeInSeconds"),
+        _seconds(job, "TrainingTimeInSeconds"),
+    )
+    if not job.get("EnableManagedSpotTraining") or billable is None or not trained:
+        return None
+    return round(100 * (1 - billable / trained), 1)
+
+
+def _final_attempts(attempts: object, job_name: str, job: Mapping) -> list[dict]:
+    """The run's attempts, the one that ran this job closed with its status."""
+    if not isinstance(attempts, list):
+        return []
+    closed = [dict(attempt) for attempt in attempts if isinstance(attempt, Mapping)]
+    for attempt in closed:
+        if attempt.get("trainingJobName") == job_name:
+            attempt["outcome"] = job.get("TrainingJobStatus")
+            attempt["reason"] = job.get("FailureReason")
+    return closed
+
+
+def build_report(
+    job_name: str,
+    job: Mapping,
+    epochs: list[dict],
+    streams: list[str],
+    attempts: object = None,
+) -> dict:
     resources = job.get("ResourceConfig", {})
     with_validation = [row for row in epochs if row.get("validation_accuracy") is not None]
     best = max(with_validation, key=lambda row: row["validation_accuracy"], default=None)
@@ -127,8 +157,11 @@ def build_report(job_name: str, job: Mapping, epochs: list[dict], streams: list[
         "secondaryStatus": job.get("SecondaryStatus"),
         "instanceType": resources.get("InstanceType"),
         "instanceCount": resources.get("InstanceCount"),
+        "spot": bool(job.get("EnableManagedSpotTraining")),
         "billableSeconds": _seconds(job, "BillableTimeInSeconds"),
         "trainingSeconds": _seconds(job, "TrainingTimeInSeconds"),
+        # Managed spot bills fewer seconds than it trains; None when on demand.
+        "spotSavingsPercent": _spot_savings(job),
         "finalMetrics": {
             metric["MetricName"]: _finite(metric.get("Value"))
             for metric in job.get("FinalMetricDataList", [])
@@ -142,6 +175,7 @@ def build_report(job_name: str, job: Mapping, epochs: list[dict], streams: list[
         "epochs": epochs,
         "modelArtifacts": job.get("ModelArtifacts", {}).get("S3ModelArtifacts"),
         "logStreams": streams,
+        "attempts": _final_attempts(attempts, job_name, job),
     }
     if job.get("FailureReason"):
         report["failureReason"] = job["FailureReason"]
@@ -171,7 +205,7 @@ def report(
     job = sagemaker.describe_training_job(TrainingJobName=job_name)
     lines, streams = read_job_log(logs, job_name)
     epochs = parse_training_log(lines)
-    full = build_report(job_name, job, epochs, streams)
+    full = build_report(job_name, job, epochs, streams, event.get("attempts"))
     key = f"{prefix}{job_name}/report.json"
     full["reportUri"] = f"s3://{bucket}/{key}"
     s3.put_object(

@@ -12,6 +12,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 REGION = "us-east-1"
+BUCKET = "workshop-bucket"
 QUOTA_CODES = {
     "ml.g4dn.xlarge": "L-3F53BF0F",
     "ml.g5.xlarge": "L-G5XLARGE",
@@ -31,6 +32,14 @@ def aws(monkeypatch):
         monkeypatch.setenv(name, value)
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def s3(aws):
+    """An S3 client with the workshop bucket created (moto)."""
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=BUCKET)
+    return client
 
 
 def quota(instance_type, value, code=None):

@@ -1,14 +1,14 @@
 import boto3
-import pytest
 
 from stacks.training.runtime.workshop_runtime.quotas import (
+    Capacity,
     InstanceQuota,
     NoGpuQuotaError,
-    choose_instance_type,
+    count_instances_in_use,
+    get_quotas,
     get_training_quotas,
     get_training_usage,
     open_increase_requests,
-    quota_rows,
     request_increase,
     training_quota_name,
 )
@@ -19,6 +19,34 @@ PREFERENCE = ["ml.g4dn.xlarge", "ml.g5.xlarge"]
 def test_quota_name_is_the_service_quotas_name_with_ml_prefix():
     assert training_quota_name("g4dn.xlarge") == "ml.g4dn.xlarge for training job usage"
     assert training_quota_name("ml.g4dn.xlarge") == "ml.g4dn.xlarge for training job usage"
+    assert (
+        training_quota_name("ml.g4dn.xlarge", spot=True)
+        == "ml.g4dn.xlarge for spot training job usage"
+    )
+
+
+def test_one_pass_finds_the_spot_and_on_demand_quotas(quotas, quota_of):
+    spot = {
+        "ServiceCode": "sagemaker",
+        "QuotaCode": "L-SPOTG4DN",
+        "QuotaName": "ml.g4dn.xlarge for spot training job usage",
+        "Value": 2.0,
+    }
+    quotas.applied(quota_of("ml.g4dn.xlarge", 1), spot)
+    found = get_quotas(
+        quotas.client, [Capacity("ml.g4dn.xlarge", True), Capacity("g4dn.xlarge", False)]
+    )
+    assert found == {
+        Capacity("ml.g4dn.xlarge", True): InstanceQuota(
+            "ml.g4dn.xlarge", 2.0, "L-SPOTG4DN", "applied", spot=True
+        ),
+        Capacity("ml.g4dn.xlarge", False): InstanceQuota(
+            "ml.g4dn.xlarge", 1.0, "L-3F53BF0F", "applied"
+        ),
+    }
+    assert found[Capacity("ml.g4dn.xlarge", True)].name == (
+        "ml.g4dn.xlarge for spot training job usage"
+    )
 
 
 def test_applied_quotas_are_found_by_name_across_pages(quotas, quota_of):
@@ -70,38 +98,20 @@ def q(instance_type, value, code="L-CODE", source="applied"):
     return InstanceQuota(instance_type, value, code, source)
 
 
-def test_choice_takes_the_first_preferred_type_with_free_quota():
-    found = {"ml.g4dn.xlarge": q("ml.g4dn.xlarge", 1), "ml.g5.xlarge": q("ml.g5.xlarge", 1)}
-    assert choose_instance_type(PREFERENCE, found, {}) == "ml.g4dn.xlarge"
-
-
-def test_choice_skips_a_type_whose_quota_is_used_up_by_running_jobs():
-    found = {"ml.g4dn.xlarge": q("ml.g4dn.xlarge", 1), "ml.g5.xlarge": q("ml.g5.xlarge", 1)}
-    assert choose_instance_type(PREFERENCE, found, {"ml.g4dn.xlarge": 1}) == "ml.g5.xlarge"
-
-
-def test_choice_uses_a_quota_found_only_in_the_defaults():
-    found = {
-        "ml.g4dn.xlarge": q("ml.g4dn.xlarge", 0),
-        "ml.g5.xlarge": q("ml.g5.xlarge", 2, source="default"),
-    }
-    assert choose_instance_type(PREFERENCE, found, {"ml.g5.xlarge": 1}) == "ml.g5.xlarge"
-
-
 def test_no_quota_error_lists_each_type_and_how_to_request_an_increase():
     found = {
         "ml.g4dn.xlarge": q("ml.g4dn.xlarge", 0, "L-3F53BF0F", "default"),
         "ml.g5.xlarge": q("ml.g5.xlarge", 1, "L-G5XLARGE"),
         "ml.p2.xlarge": q("ml.p2.xlarge", None, None, "missing"),
     }
-    with pytest.raises(NoGpuQuotaError) as caught:
-        choose_instance_type(
-            ["g4dn.xlarge", "ml.g5.xlarge", "ml.p2.xlarge"],
+    message = str(
+        NoGpuQuotaError(
             found,
             {"ml.g5.xlarge": 1},
+            ["ml.g4dn.xlarge", "ml.g5.xlarge", "ml.p2.xlarge"],
             region="eu-west-1",
         )
-    message = str(caught.value)
+    )
     assert "ml.g4dn.xlarge: quota 0 (AWS default, L-3F53BF0F), 0 in use" in message
     assert "ml.g5.xlarge: quota 1 (applied, L-G5XLARGE), 1 in use" in message
     assert "ml.p2.xlarge: no quota 'ml.p2.xlarge for training job usage' in this region" in message
@@ -119,16 +129,21 @@ def test_no_quota_error_lists_each_type_and_how_to_request_an_increase():
 
 def test_no_quota_error_when_no_type_is_offered_says_to_choose_others():
     found = {"ml.p2.xlarge": q("ml.p2.xlarge", None, None, "missing")}
-    with pytest.raises(NoGpuQuotaError, match="None of these instance types is offered"):
-        choose_instance_type(["ml.p2.xlarge"], found, {})
+    assert "None of these instance types is offered" in str(
+        NoGpuQuotaError(found, {}, ["ml.p2.xlarge"])
+    )
 
 
-def test_quota_rows_are_the_prepare_output_shape():
-    found = {"ml.g4dn.xlarge": q("ml.g4dn.xlarge", 2.0), "ml.g5.xlarge": q("ml.g5.xlarge", None)}
-    assert quota_rows(PREFERENCE, found, {"ml.g4dn.xlarge": 1}) == [
-        {"instanceType": "ml.g4dn.xlarge", "quota": 2, "inUse": 1},
-        {"instanceType": "ml.g5.xlarge", "quota": None, "inUse": 0},
-    ]
+def test_no_quota_error_for_a_multi_instance_spot_job_asks_for_enough():
+    spot = Capacity("ml.g4dn.xlarge", True)
+    found = {spot: InstanceQuota("ml.g4dn.xlarge", 2, "L-SPOT", "applied", spot=True)}
+    message = str(
+        NoGpuQuotaError(found, {spot: 1}, [spot], needed=2, waited="The run waited 60 minutes.")
+    )
+    assert "Each job needs 2 instances of one type." in message
+    assert "The run waited 60 minutes." in message
+    assert "ml.g4dn.xlarge spot: quota 2 (applied, L-SPOT), 1 in use" in message
+    assert "Request 'ml.g4dn.xlarge for spot training job usage' = 3:" in message
 
 
 def test_usage_counts_instances_of_in_progress_jobs_across_pages(sagemaker_stub, job_description):
@@ -144,6 +159,18 @@ def test_usage_counts_instances_of_in_progress_jobs_across_pages(sagemaker_stub,
         token="next",
     )
     assert get_training_usage(sagemaker_stub.client) == {"ml.g4dn.xlarge": 4, "ml.g5.xlarge": 1}
+
+
+def test_usage_keeps_spot_and_on_demand_instances_apart(sagemaker_stub, job_description):
+    spot_job = {
+        **job_description("s", "ml.g4dn.xlarge", count=2),
+        "EnableManagedSpotTraining": True,
+    }
+    sagemaker_stub.page(job_description("a", "ml.g4dn.xlarge"), spot_job)
+    assert count_instances_in_use(sagemaker_stub.client) == {
+        Capacity("ml.g4dn.xlarge", False): 1,
+        Capacity("ml.g4dn.xlarge", True): 2,
+    }
 
 
 def test_usage_ignores_jobs_that_are_not_in_progress(aws):

@@ -181,3 +181,38 @@ def test_report_requires_a_job_name(clients):
 def test_report_requires_the_bucket(clients):
     with pytest.raises(ConfigurationError, match="BUCKET"):
         report({"trainingJobName": JOB}, {}, logs=None, sagemaker=None, s3=None)
+
+
+def test_report_closes_the_runs_attempts_with_the_jobs_status(clients):
+    attempts = [
+        {"attempt": 1, "trainingJobName": "birds-x", "outcome": "CapacityError", "reason": "c"},
+        {"attempt": 2, "trainingJobName": JOB, "outcome": "Started", "reason": None},
+    ]
+    result = run(clients, {"trainingJobName": JOB, "attempts": attempts})
+    assert [(a["outcome"], a["reason"]) for a in result["attempts"]] == [
+        ("CapacityError", "c"),
+        ("Completed", None),
+    ]
+    assert stored(clients, f"output/{JOB}/report.json")["attempts"] == result["attempts"]
+    # On demand: nothing saved by spot.
+    assert (result["spot"], result["spotSavingsPercent"]) == (False, None)
+
+
+def test_report_of_a_spot_job_compares_billed_and_trained_seconds(clients):
+    from demo import moto_patches
+
+    moto_patches.set_job_status(
+        JOB,
+        "Completed",
+        EnableManagedSpotTraining=True,
+        BillableTimeInSeconds=300,
+        TrainingTimeInSeconds=1000,
+    )
+    result = run(clients)
+    assert (result["spot"], result["billableSeconds"], result["trainingSeconds"]) == (
+        True,
+        300,
+        1000,
+    )
+    assert result["spotSavingsPercent"] == 70.0
+    assert result["attempts"] == []

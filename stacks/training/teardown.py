@@ -1,0 +1,117 @@
+"""Safe teardown: deleting the stack first stops its training work (the runtime's teardown.py).
+
+A custom resource with nothing to do on Create and Update; on Delete its handler stops the state
+machine's running executions and this stack's InProgress jobs and waits, within a bound, for them
+to leave InProgress. It refers to the state machine, and the stack makes the bucket's emptying wait
+for it, so CloudFormation deletes it before the state machine, the roles and the bucket.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks.common.arns import training_job_arn
+from stacks.common.iam import add_statements
+from stacks.common.nag import acknowledge, acknowledge_wildcard
+from stacks.training.lambdas import custom_resource_provider, runtime_function
+from stacks.training.runtime.workshop_runtime import teardown
+
+# How long the Delete waits for stopped jobs; well within the handler's timeout, and the
+# provider framework's, so the destroy never hangs on it.
+WAIT_SECONDS = 300
+HANDLER_TIMEOUT = cdk.Duration.minutes(10)
+
+
+class TrainingTeardown(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        state_machine: sfn.StateMachine,
+        job_name_prefix: str,
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.handler = runtime_function(
+            self,
+            "Handler",
+            handler="workshop_runtime.teardown.handler",
+            description="On stack deletion: stops this stack's training runs and jobs, then waits a bounded time",
+            timeout=HANDLER_TIMEOUT,
+            environment={},
+            log_retention_days=log_retention_days,
+        )
+        self._grant(state_machine, job_name_prefix)
+        provider = custom_resource_provider(
+            self, handler=self.handler, log_retention_days=log_retention_days, what="teardown"
+        )
+        self.resource = cdk.CustomResource(
+            self,
+            "Resource",
+            service_token=provider.service_token,
+            resource_type="Custom::TrainingTeardown",
+            properties={
+                "JobNamePrefix": job_name_prefix,
+                "StateMachineArn": state_machine.state_machine_arn,
+                "WaitSeconds": str(WAIT_SECONDS),
+            },
+        )
+
+    def _grant(self, state_machine: sfn.StateMachine, job_name_prefix: str) -> None:
+        statements = teardown.IAM_STATEMENTS
+        # The handler stops only names matching the exact pattern; IAM adds the prefix and dash.
+        own_jobs = training_job_arn(self, f"{job_name_prefix}-*")
+        executions = cdk.Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine.state_machine_name}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        role = self.handler.role
+        if not isinstance(role, iam.Role):
+            raise TypeError("the teardown handler needs its own role")
+        policy = add_statements(
+            role,
+            iam.PolicyStatement(
+                sid="FindInProgressTrainingJobs",
+                actions=list(statements["FindInProgressTrainingJobs"]),
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="StopOwnTrainingJobs",
+                actions=list(statements["StopOwnTrainingJobs"]),
+                resources=[own_jobs],
+            ),
+            iam.PolicyStatement(
+                sid="FindRunningExecutions",
+                actions=list(statements["FindRunningExecutions"]),
+                resources=[state_machine.state_machine_arn],
+            ),
+            iam.PolicyStatement(
+                sid="StopRunningExecutions",
+                actions=list(statements["StopRunningExecutions"]),
+                resources=[executions],
+            ),
+        )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "sagemaker:ListTrainingJobs supports no resource-level permissions; it only lists, "
+            "and the handler stops nothing outside this stack's job-name pattern.",
+        )
+        acknowledge_wildcard(
+            policy,
+            own_jobs,
+            "Stops and describes only jobs named with this stack's job prefix and a dash; the "
+            "handler further requires the exact <prefix>-YYYYMMDD-HHMMSS-xxxx pattern.",
+        )
+        acknowledge_wildcard(
+            policy,
+            executions,
+            "Stops only executions of this stack's training state machine (their names are "
+            "chosen per run).",
+        )
