@@ -255,12 +255,12 @@ def test_engine_im2rec_runs_mxnets_tool_with_the_same_arguments(birds, tmp_path,
 def test_resized_images_are_closer_to_a_full_resolution_resize_than_im2recs(
     tmp_path, im2rec, recpack
 ):
-    """Quality guard for recpack's shortcuts (DCT-scaled decode, nearest pixel for the last mild
+    """Quality guard for recpack's shortcuts (DCT-scaled decode, cubic interpolation for the last
     shrink): on sharp thin lines, where aliasing shows, each image is at least as close to a
     full-resolution Lanczos resize as im2rec.py's own (bilinear from full size)."""
     root = tmp_path / "sharp"
     (root / "lines").mkdir(parents=True)
-    # ~1 MP photos (DCT-scaled decode, then the nearest pixel) and CUB-200-sized ones (full-size decode).
+    # ~1 MP photos (DCT-scaled decode, then cubic interpolation) and CUB-200-sized ones (full-size decode).
     for seed, size in enumerate(
         [(1150, 760), (760, 1150), (1300, 900), (1000, 700), (500, 375), (375, 500)]
     ):
