@@ -30,8 +30,17 @@ def archive_stem(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "dataset"
 
 
-def _check_zip_members(archive: str, bundle: zipfile.ZipFile, top: str) -> None:
-    for member in bundle.infolist():
+def _zip_members(bundle: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The members with '/' between folders: Windows PowerShell 5.1's Compress-Archive writes '\\',
+    which would otherwise become one file per image named `images\\0752\\a.jpg`."""
+    members = bundle.infolist()
+    for member in members:
+        member.filename = member.filename.replace("\\", "/")
+    return members
+
+
+def _check_zip_members(archive: str, members: list[zipfile.ZipInfo], top: str) -> None:
+    for member in members:
         target = os.path.realpath(os.path.join(top, member.filename))
         if member.filename.startswith(("/", "\\")) or not (
             target == top or target.startswith(top + os.sep)
@@ -53,8 +62,9 @@ def extract_archive(archive: str, destination: str) -> None:
     try:
         if archive.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as bundle:
-                _check_zip_members(archive, bundle, top)
-                bundle.extractall(top)
+                members = _zip_members(bundle)
+                _check_zip_members(archive, members, top)
+                bundle.extractall(top, members)
         else:
             with tarfile.open(archive) as tar:
                 tar.extractall(top, filter="data")
