@@ -9,7 +9,7 @@ from aws_cdk.assertions import Template
 
 from stacks.training import teardown as teardown_construct
 from stacks.training.runtime.workshop_runtime import teardown
-from stacks.training.teardown import TrainingTeardown
+from stacks.training.teardown import TrainingTeardown, TrainingWork
 
 from ..conftest import as_list, bare_stack, open_findings, render, resources_of_type
 
@@ -25,7 +25,7 @@ def built():
         definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "Nothing")),
     )
     construct = TrainingTeardown(
-        stack, "Teardown", state_machine=machine, job_name_prefix="birds", log_retention_days=7
+        stack, "Teardown", work=[TrainingWork(machine, "birds")], log_retention_days=7
     )
     assert render(stack.resolve(machine.state_machine_arn)) == MACHINE
     return construct, Template.from_stack(stack)
