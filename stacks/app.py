@@ -28,6 +28,11 @@ from stacks.training.quota_preflight import QuotaPreflight
 from stacks.training.teardown import TrainingTeardown, TrainingWork
 
 
+# CloudFormation's quotas per stack.
+MAX_RESOURCES = 500
+MAX_OUTPUTS = 200
+
+
 class WorkshopStack(cdk.Stack):
     """Bucket, packaging build, training state machine, quota preflight, teardown and dashboard;
     with notificationEmails a topic, and with budgetMonthlyUsd a cost budget. With `seats` > 1,
@@ -101,6 +106,21 @@ class WorkshopStack(cdk.Stack):
         )
         self._grant_notifications()
         self._add_outputs()
+        self._check_stack_limits()
+
+    def _check_stack_limits(self) -> None:
+        """A deploy would fail late on CloudFormation's per-stack limits: refuse at synth."""
+        children = self.node.find_all()
+        counts = {
+            "resources": (sum(isinstance(c, cdk.CfnResource) for c in children), MAX_RESOURCES),
+            "outputs": (sum(isinstance(c, cdk.CfnOutput) for c in children), MAX_OUTPUTS),
+        }
+        for what, (count, limit) in counts.items():
+            if count > limit:
+                raise SettingsError(
+                    f"workshop.seats: {self.settings.seats} seats make {count} {what}, more than "
+                    f"CloudFormation's {limit} per stack; use fewer seats or another stack"
+                )
 
     def _add_seats(self) -> list[WorkshopSeat]:
         """One seat on the stack itself (no seats: the logical ids it always had), or one
@@ -282,7 +302,8 @@ def add_workshop_stacks(app: cdk.App, settings: WorkshopSettings) -> list[Worksh
 def create_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> cdk.App:
     """The CDK app: settings from the context, the stacks, and cdk-nag as a validation plugin.
 
-    Raises SettingsError before any construct exists when a setting is invalid.
+    Raises SettingsError when a setting is invalid: before any construct exists, or for seats, when
+    the stack would pass CloudFormation's limits.
     """
     app = cdk.App(context=dict(context) if context is not None else None, outdir=outdir)
     settings = load_settings(app.node.get_all_context())

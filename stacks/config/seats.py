@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from stacks.training.runtime.workshop_runtime.specs import Namespace
 
-# Two digits in every name; CloudFormation's 500 resources per stack are the tighter limit
-# (stacks/app.py checks them for the chosen settings).
-MAX_SEATS = 30
+# A seat adds about 31 resources (every feature on) and 9 outputs: 12 seats stay well inside
+# CloudFormation's 500 resources and 200 outputs per stack (stacks/app.py checks the real counts).
+MAX_SEATS = 12
 KEY_PREFIX_PATTERN = "seat-{label}/"
 JOB_NAME_SUFFIX_PATTERN = "-s{label}"
 # What a seat adds to training.jobNamePrefix ("-s01").
