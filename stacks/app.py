@@ -27,7 +27,6 @@ from stacks.training.image import AlgorithmImage
 from stacks.training.quota_preflight import QuotaPreflight
 from stacks.training.teardown import TrainingTeardown, TrainingWork
 
-
 # CloudFormation's quotas per stack.
 MAX_RESOURCES = 500
 MAX_OUTPUTS = 200
