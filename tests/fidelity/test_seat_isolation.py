@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import SEATED
+from . import flows
 from .actions import Call, Environment, authorizations
 from .cfn import Template
 from .conftest import DEFAULT_ENVIRONMENT
@@ -254,3 +255,55 @@ def test_every_role_of_a_seated_stack_is_a_known_component(seats):
     assert {"student role", "packaging build", "choose function", "state machine"} <= per_seat
     for kind in per_seat:
         assert {f"seat 01 {kind}", f"seat 02 {kind}"} <= seat_roles, kind
+
+
+def test_one_seats_packaging_fills_its_channels_and_leaves_the_other_seats_untouched(
+    seated_apps, emulator, tmp_path
+):
+    """Seat 01's build, run as CodeBuild runs it (its buildspec, its project's variables, the
+    overrides its rule sends for an upload to seat-01/raw/) on the emulator: seat 01 gets its
+    channels and manifest, seat 02's objects stay as they were, and every call the build made is
+    allowed to seat 01's build role."""
+    _, assembly = seated_apps["2 seats, every feature"]
+    (stack,) = assembly.stacks
+    template = Template.load(
+        Path(assembly.directory) / stack.template_file,
+        stack_name=stack.stack_name,
+        **DEFAULT_ENVIRONMENT,
+    )
+    emulator.reset()
+    workshop = flows.Workshop(template, Path(assembly.directory), emulator, tmp_path)
+    flows.create_bucket(workshop)
+    s3 = workshop.client("s3")
+    s3.upload_file(
+        str(flows.image_archive(tmp_path / "birds.zip")), workshop.bucket, "seat-01/raw/birds.zip"
+    )
+    other = {
+        "seat-02/raw/birds.zip": b"seat 02's archive",
+        "seat-02/train/birds_train.rec": b"seat 02's channel",
+        "seat-02/validation/birds_val.rec": b"seat 02's channel",
+        "seat-02/manifest.json": b"{}",
+    }
+    for key, body in other.items():
+        s3.put_object(Bucket=workshop.bucket, Key=key, Body=body)
+    (project,) = [i for i in template.of_type("AWS::CodeBuild::Project") if i.startswith("Seat01")]
+    overrides = flows.target_overrides(template, "seat-01/raw/birds.zip", project)
+    completed = flows.run_build_command(
+        workshop, overrides, "seat 01", project_id=project, component="seat 01 packaging build"
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=workshop.bucket)["Contents"]}
+    ours = {k for k in keys if k.startswith("seat-01/")}
+    assert "seat-01/manifest.json" in ours
+    assert any(k.startswith("seat-01/train/") and k.endswith(".rec") for k in ours)
+    assert any(k.startswith("seat-01/validation/") and k.endswith(".rec") for k in ours)
+    assert keys - ours == set(other)
+    for key, body in other.items():
+        assert s3.get_object(Bucket=workshop.bucket, Key=key)["Body"].read() == body
+    policies = PolicySet.of(template)
+    environment = Environment(template.account, template.region)
+    requests = [r for c in workshop.calls for r in authorizations(c, environment)]
+    assert any(r.action == "s3:PutObject" for r in requests)
+    refused = [explain(policies, d) for d in evaluate(policies, requests) if not d.allowed]
+    assert refused == []
