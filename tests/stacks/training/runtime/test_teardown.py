@@ -28,22 +28,26 @@ JOBS = {
 }
 
 
+def create_job(sagemaker, name: str) -> None:
+    sagemaker.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={"TrainingImage": "ic:1", "TrainingInputMode": "File"},
+        RoleArn="arn:aws:iam::123456789012:role/training",
+        OutputDataConfig={"S3OutputPath": "s3://bucket/output"},
+        ResourceConfig={
+            "InstanceType": "ml.g4dn.xlarge",
+            "InstanceCount": 1,
+            "VolumeSizeInGB": 50,
+        },
+        StoppingCondition={"MaxRuntimeInSeconds": 1800},
+    )
+
+
 @pytest.fixture
 def clients(aws):
     sagemaker = boto3.client("sagemaker")
     for name, status in JOBS.items():
-        sagemaker.create_training_job(
-            TrainingJobName=name,
-            AlgorithmSpecification={"TrainingImage": "ic:1", "TrainingInputMode": "File"},
-            RoleArn="arn:aws:iam::123456789012:role/training",
-            OutputDataConfig={"S3OutputPath": "s3://bucket/output"},
-            ResourceConfig={
-                "InstanceType": "ml.g4dn.xlarge",
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 50,
-            },
-            StoppingCondition={"MaxRuntimeInSeconds": 1800},
-        )
+        create_job(sagemaker, name)
         moto_patches.set_job_status(name, status)
     stepfunctions = boto3.client("stepfunctions")
     machine = stepfunctions.create_state_machine(
@@ -177,18 +181,7 @@ def test_a_stack_with_seats_stops_every_listed_seats_work_and_nothing_else(aws, 
         "birds-20261121-120000-ab12": "InProgress",  # the prefix without a seat
     }
     for name in jobs:
-        sagemaker.create_training_job(
-            TrainingJobName=name,
-            AlgorithmSpecification={"TrainingImage": "ic:1", "TrainingInputMode": "File"},
-            RoleArn="arn:aws:iam::123456789012:role/training",
-            OutputDataConfig={"S3OutputPath": "s3://bucket/output"},
-            ResourceConfig={
-                "InstanceType": "ml.g4dn.xlarge",
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 50,
-            },
-            StoppingCondition={"MaxRuntimeInSeconds": 1800},
-        )
+        create_job(sagemaker, name)
         moto_patches.set_job_status(name, "InProgress")
     machines = []
     for seat in ("s01", "s02", "s03"):
