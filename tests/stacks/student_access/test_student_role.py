@@ -8,23 +8,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aws_cdk import aws_codebuild as codebuild
-from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 
 from stacks.student_access import SeatResources, StudentRole
 from stacks.student_access.student_role import BUILD_OVERRIDE_KEYS, DISPLAY_NAME_MAX
 
-from ..conftest import bare_stack, open_findings, render, resources_of_type
+from ..conftest import bare_stack, open_findings, pass_state_machine, render, resources_of_type
 
 
 @pytest.fixture(scope="module")
 def built():
     stack = bare_stack()
-    machine = sfn.StateMachine(
-        stack,
-        "Machine",
-        definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "Nothing")),
-    )
+    machine = pass_state_machine(stack)
     project = codebuild.Project(
         stack,
         "Project",
