@@ -25,10 +25,15 @@ import bench_pack  # noqa: E402  (the corpus and list helpers)
 STAGES = [
     (
         "decode (libjpeg-turbo, DCT-scaled)",
-        ("_load (recpack/image/transform.py", "jpeg_read_scanlines", "ImagingJpegDecode"),
+        (
+            "_decode_jpeg_pixels (recpack/image/transform.py",
+            "_load (recpack/image/transform.py",
+            "jpeg_read_scanlines",
+            "ImagingJpegDecode",
+        ),
     ),
     (
-        "resize (Pillow, nearest after DCT scaling)",
+        "resize (OpenCV cubic after DCT scaling)",
         ("ImagingResample", "ImagingTransform", "resample (recpack/image/transform.py"),
     ),
     ("encode (libjpeg-turbo, q95)", ("ImagingJpegEncode", "_encode (recpack/image/transform.py")),

@@ -12,6 +12,43 @@ from pathlib import Path
 from demo import flow
 from demo.emulator import Emulator
 
+PROG = "demo"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's usage errors as one `demo: error:` line, exit 2
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{PROG}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        usage="make demo [ARGS='--work DIR']  or  python -m demo [--work DIR]",
+        description=__doc__,
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        metavar="DIR",
+        help="keep the files here: a new or empty folder, or one an earlier demo made "
+        "(default: a temporary folder)",
+    )
+    return parser
+
+
+def _work_folder(work: Path | None) -> Path:
+    """The demo's folder, marked as recpack's so nothing of the user's in it is ever removed."""
+    from recpack.errors import ForeignFolder
+    from recpack.files.ownership import claim_folder
+
+    try:
+        return Path(
+            claim_folder(str(work or tempfile.mkdtemp(prefix="birds-demo-")), "demo", "--work")
+        )
+    except ForeignFolder as error:
+        raise flow.DemoError(str(error)) from None
+
 
 def show_training(training: flow.TrainingRun, say) -> None:
     say(f"path: {training.execution.path()}")
@@ -51,11 +88,16 @@ def show_results(state: flow.DemoState, clients: flow.Clients, say) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
-    parser.add_argument("--work", type=Path, help="keep files here (default: a temporary folder)")
-    args = parser.parse_args(argv)
-    work = args.work or Path(tempfile.mkdtemp(prefix="birds-demo-"))
-    work.mkdir(parents=True, exist_ok=True)
+    args = _parser().parse_args(argv)
+    try:
+        work = _work_folder(args.work)
+    except flow.DemoError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
+    return _run(work)
+
+
+def _run(work: Path) -> int:
     started = time.monotonic()
     step_no = 0
 
@@ -119,11 +161,15 @@ def main(argv=None) -> int:
 
             step("what happened")
             show_results(state, clients, say)
-    except flow.DemoError as error:
-        print(f"\ndemo: error: {error}", file=sys.stderr)
+    except (flow.DemoError, RuntimeError) as error:  # RuntimeError: the emulator did not start
+        print(f"\n{PROG}: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # the disk filled, the folder went away
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"\n{PROG}: error: {where}{error.strerror or error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\ndemo: interrupted; the emulator was stopped", file=sys.stderr)
+        print(f"\n{PROG}: interrupted; the emulator was stopped", file=sys.stderr)
         return 130
     print(f"\ndone in {time.monotonic() - started:.0f} s; files in {work}")
     return 0

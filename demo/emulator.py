@@ -28,10 +28,13 @@ def free_port() -> int:
 class Emulator:
     """`with Emulator() as emulator:` gives `emulator.endpoint`, a running moto server."""
 
-    def __init__(self, log_path: Path | None = None):
+    def __init__(self, log_path: Path | None = None, settings: dict[str, str] | None = None):
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
+        # moto's own variables, e.g. MOTO_ACCOUNT_ID (one server per account) or
+        # INITIAL_NO_AUTH_ACTION_COUNT (IAM enforced after that many requests).
+        self.settings = settings or {}
         self._process: subprocess.Popen | None = None
         self._log = None
 
@@ -45,7 +48,7 @@ class Emulator:
             [sys.executable, "-m", "demo.moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **FAKE_CREDENTIALS},
+            env={**os.environ, **FAKE_CREDENTIALS, **self.settings},
             # demo.moto_server: moto with the patches the state machine runs need.
             cwd=Path(__file__).resolve().parents[1],
         )

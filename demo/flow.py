@@ -61,6 +61,19 @@ class DemoState:
     training: TrainingRun | None = None
 
 
+def _remove_earlier(path: Path) -> None:
+    """Remove what an earlier demo wrote at `path`, only inside a folder recpack marked as its own."""
+    from recpack.files.ownership import is_owned
+
+    if not path.exists():
+        return
+    if not is_owned(str(path.parent)):
+        raise DemoError(
+            f"{path} exists in a folder the demo did not make; name a new or empty folder"
+        )
+    shutil.rmtree(path)
+
+
 # 2. dataset ------------------------------------------------------------------------------------------
 
 
@@ -69,8 +82,7 @@ def make_dataset(work: Path) -> tuple[Path, Path]:
     from recpack import synthetic
 
     dataset = work / "nabirds_sample"
-    if dataset.exists():
-        shutil.rmtree(dataset)
+    _remove_earlier(dataset)
     synthetic.nabirds_dataset(
         str(dataset),
         per_class=IMAGES_PER_SPECIES,
@@ -269,8 +281,7 @@ def run_packaging_build(
     if not source.is_dir():
         raise DemoError(f"the build's source asset {source} is missing from the cloud assembly")
     workspace = state.work / "codebuild-src"
-    if workspace.exists():
-        shutil.rmtree(workspace)
+    _remove_earlier(workspace)
     shutil.copytree(source, workspace)
     venv = state.work / "codebuild-venv"
     if not venv.exists():

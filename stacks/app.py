@@ -8,7 +8,7 @@ training and grants in stacks/seat.py.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aws_cdk as cdk
@@ -18,6 +18,7 @@ from constructs import Construct
 
 from stacks.config import SettingsError, WorkshopSettings, load_settings
 from stacks.config.seats import seat_layouts
+from stacks.config.targets import stack_id
 from stacks.notifications import CostBudget, NotificationTopic
 from stacks.seat import SharedResources, WorkshopSeat
 from stacks.storage import WorkshopBucket
@@ -47,7 +48,7 @@ class WorkshopStack(cdk.Stack):
             description="Bird-species workshop: bucket, RecordIO packaging build, quota-aware SageMaker training",
             **kwargs,
         )
-        self.settings = settings
+        self.settings = settings = self.bind_settings(settings)
         training, retention = settings.training, settings.log_retention_days
         self.storage = WorkshopBucket(
             self,
@@ -106,6 +107,11 @@ class WorkshopStack(cdk.Stack):
         self._grant_notifications()
         self._add_outputs()
         self._check_stack_limits()
+
+    def bind_settings(self, settings: WorkshopSettings) -> WorkshopSettings:
+        """The settings the components get. The workshop template (stacks/workshop_template)
+        replaces some by template parameters here, before any component exists."""
+        return settings
 
     def _check_stack_limits(self) -> None:
         """A deploy would fail late on CloudFormation's per-stack limits: refuse at synth."""
@@ -289,7 +295,7 @@ def add_workshop_stacks(app: cdk.App, settings: WorkshopSettings) -> list[Worksh
     return [
         WorkshopStack(
             app,
-            f"{settings.stack_name}-{environment.account}-{environment.region}",
+            stack_id(settings.stack_name, environment.account, environment.region),
             stack_name=settings.stack_name,
             env=cdk.Environment(account=environment.account, region=environment.region),
             settings=settings,
@@ -298,15 +304,20 @@ def add_workshop_stacks(app: cdk.App, settings: WorkshopSettings) -> list[Worksh
     ]
 
 
-def create_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> cdk.App:
-    """The CDK app: settings from the context, the stacks, and cdk-nag as a validation plugin.
+def create_app(
+    context: Mapping[str, Any] | None = None,
+    outdir: str | None = None,
+    add_stacks: Callable[[cdk.App, WorkshopSettings], object] = add_workshop_stacks,
+) -> cdk.App:
+    """The CDK app: settings from the context, the stacks (`add_stacks`; the workshop template
+    adds its own), and cdk-nag as a validation plugin.
 
     Raises SettingsError when a setting is invalid: before any construct exists, or for seats, when
     the stack would pass CloudFormation's limits.
     """
     app = cdk.App(context=dict(context) if context is not None else None, outdir=outdir)
     settings = load_settings(app.node.get_all_context())
-    add_workshop_stacks(app, settings)
+    add_stacks(app, settings)
     # Synthesis fails on any AwsSolutions finding not acknowledged beside the construct causing it.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app

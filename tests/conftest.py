@@ -1,6 +1,8 @@
 """Fixtures shared across tests/."""
 
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +80,20 @@ def seated_apps(tmp_path_factory):
         app = create_app({**context, **overrides}, outdir=str(outdir))
         apps[name] = (app, app.synth())
     return apps
+
+
+@pytest.fixture
+def run_make():
+    """Runs a Make target of the repository as a user types it, without rebuilding the environment
+    (`-o setup`: it is already built)."""
+
+    def run(target, *variables):
+        return subprocess.run(
+            ["make", "--no-print-directory", "-o", "setup", target, *variables],
+            cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return run

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from itertools import permutations
 
+from recpack import defaults as recpack_defaults
 from stacks.config.regions import IMAGE_CLASSIFICATION_ACCOUNTS
 from stacks.config.retention import RETENTION_BY_DAYS
 from stacks.config.seats import JOB_NAME_SUFFIX_LENGTH, MAX_SEATS, seat_key_prefix
@@ -40,6 +41,7 @@ _PREFIX = r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/"
 _JOB_NAME_PREFIX_MAX = 39
 _JOB_NAME_PREFIX = rf"[a-z0-9](-*[a-z0-9]){{0,{_JOB_NAME_PREFIX_MAX - 1}}}"
 _MAX_RUNTIME_SECONDS = 28 * 24 * 3600
+_PROFILE = r"[A-Za-z0-9_.@+-]{1,64}"
 # An address AWS Budgets and SNS accept: one @, a dotted domain, no spaces or commas.
 _EMAIL = (
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](-*[A-Za-z0-9])*(\.[A-Za-z0-9](-*[A-Za-z0-9])*)+"
@@ -63,15 +65,21 @@ ACCOUNT = Fields(
                 ),
             ),
         ),
+        # `make deploy/status/destroy` (classroom) run with this AWS CLI profile; the app ignores it.
+        "profile": Str(
+            pattern=_PROFILE,
+            reason="is not an AWS CLI profile name (letters, digits and _ . @ + - only)",
+            default=None,
+        ),
     },
 )
 
 
-def _prefix(name: str, doc: str) -> Str:
+def _prefix(default: str, doc: str) -> Str:
     return Str(
         pattern=_PREFIX,
         reason="must be a relative key prefix ending in '/', such as 'raw/'",
-        default=f"{name}/",
+        default=default,
         doc=doc,
     )
 
@@ -98,16 +106,21 @@ PACKAGING = Fields(
             exclusive=True,
             reason="must be between 0 and 1 (exclusive): "
             "training needs both a train and a validation channel",
-            default=0.75,
+            default=recpack_defaults.PIPELINE_TRAIN_RATIO,
             doc="`recpack pipeline --train-ratio`: share of each class's images in the train "
             "channel",
         ),
         "resize": Int(
             minimum=1,
-            default=256,
+            default=recpack_defaults.PIPELINE_RESIZE,
             doc="`--resize`: shorter side in pixels; at least the training `image_shape` sides",
         ),
-        "quality": Int(minimum=1, maximum=100, default=95, doc="`--quality`: JPEG quality"),
+        "quality": Int(
+            minimum=1,
+            maximum=100,
+            default=recpack_defaults.QUALITY,
+            doc="`--quality`: JPEG quality",
+        ),
         "classes": List(
             item=Str(
                 checks=(
@@ -247,19 +260,35 @@ SETTINGS = Fields(
             default=[],
             doc='`[{"account": "111122223333", "region": "us-east-1"}, ...]`: one stack per '
             "entry; empty: one stack for the CLI's current account and region. Regions: the 16 "
-            "with an image-classification image (`stacks/config/regions.py`)",
+            "with an image-classification image (`stacks/config/regions.py`). An entry's optional "
+            '`"profile"` names the AWS CLI profile `make deploy`, `status` and `destroy` use for '
+            "it (default: the CLI's current credentials)",
+        ),
+        "deployConcurrency": Int(
+            minimum=1,
+            maximum=64,
+            default=4,
+            doc="Accounts `make deploy` and `make destroy` work on at once (`CONCURRENCY=` "
+            "overrides it for one run)",
         ),
         "retainBucket": Bool(
             default=False, doc="`true` keeps the bucket and its objects on `make destroy`"
         ),
         "prefixes": Fields(
             fields={
-                "raw": _prefix("raw", "Uploaded image archives; an upload starts the build"),
-                "train": _prefix("train", "Training channel, written by the build"),
-                "validation": _prefix("validation", "Validation channel, written by the build"),
-                "output": _prefix("output", "Model artifacts and report.json of each job"),
+                "raw": _prefix(
+                    recpack_defaults.RAW_PREFIX,
+                    "Uploaded image archives; an upload starts the build",
+                ),
+                "train": _prefix(
+                    recpack_defaults.TRAIN_PREFIX, "Training channel, written by the build"
+                ),
+                "validation": _prefix(
+                    recpack_defaults.VALIDATION_PREFIX, "Validation channel, written by the build"
+                ),
+                "output": _prefix("output/", "Model artifacts and report.json of each job"),
                 "queue": _prefix(
-                    "queue",
+                    "queue/",
                     "Tickets of training runs waiting for GPU quota, first come first served",
                 ),
             },
@@ -268,7 +297,7 @@ SETTINGS = Fields(
         "manifestKey": Str(
             pattern=r"[^/].*",
             reason="must be a non-empty object key",
-            default="manifest.json",
+            default=recpack_defaults.MANIFEST_KEY,
             doc="Written by the build, read by training",
         ),
         "noncurrentVersionExpirationDays": Int(

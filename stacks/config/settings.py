@@ -1,10 +1,12 @@
 """Reading the `workshop` settings: cdk.json's block, `-c` overrides, defaults, validation.
 
 Settings come from the `workshop` block of cdk.json; a setting it leaves out takes its default from
-`stacks.config.schema`. Any context key `workshop.a.b=value` (from `cdk -c`) overrides one leaf;
-the value is parsed as JSON when it parses, else taken as a string, so
-`-c workshop.training.hyperparameters.epochs=25` and `-c 'workshop.accounts=[...]'` both work.
-Every error names the setting by its dotted path and fits on one line.
+`stacks.config.schema`. Any context key `workshop.a.b=value` (from `cdk -c`) overrides one leaf.
+A string setting (and every hyperparameter, which the API takes as strings) keeps the text as
+typed; any other setting's value is JSON, and text that does not parse is an error naming the
+setting and the JSON problem, so `-c workshop.training.hyperparameters.epochs=25` and
+`-c 'workshop.accounts=[...]'` both work. Every error names the setting by its dotted path and fits
+on one line.
 """
 
 from __future__ import annotations
@@ -77,8 +79,13 @@ def _override(settings: dict[str, Any], names: list[str], value: Any) -> None:
     if isinstance(value, str) and not (spec is not None and spec.keeps_text()):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError:
-            pass  # a plain string such as an optimizer name
+        except json.JSONDecodeError as error:
+            if spec is not None and not _inside_text_table(names):
+                raise SettingsError(
+                    f"{_path(names)}: {value!r} is not valid JSON ({error.msg} at column "
+                    f"{error.colno}); expected {spec.kind()}"
+                ) from None
+            # An unknown name (validation names it), or a value the API takes as text.
     node = settings
     for depth, name in enumerate(names[:-1]):
         if name not in node:
@@ -91,6 +98,15 @@ def _override(settings: dict[str, Any], names: list[str], value: Any) -> None:
             )
         node = child
     node[names[-1]] = value
+
+
+def _inside_text_table(names: list[str]) -> bool:
+    """Whether the setting lies inside a table whose values the API takes as strings (the
+    hyperparameters: `optimizer=sgd` is meant as text)."""
+    return any(
+        isinstance(table, Fields) and table.dialect is not None and table.dialect.lenient
+        for table in (SETTINGS.spec_at(names[:depth]) for depth in range(1, len(names)))
+    )
 
 
 def _fresh_group(names: list[str]) -> dict[str, Any]:

@@ -15,13 +15,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from recpack.commands.pipeline import pipeline_arguments
+from recpack.defaults import ARCHIVE_SUFFIXES
 from stacks.common.arns import log_group_arn
 from stacks.common.logs import log_group
 from stacks.common.nag import acknowledge, acknowledge_wildcard
 
 PACKAGING_DIR = Path(__file__).resolve().parents[2] / "packaging"
-# What `recpack pipeline` accepts as the raw archive (docs/contracts.md).
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+BUCKET_VARIABLE = "BUCKET"
 # The variable the EventBridge target overrides with the uploaded key; unset on a manual start,
 # which makes recpack take the newest archive under raw/.
 SOURCE_KEY_VARIABLE = "SOURCE_KEY"
@@ -48,32 +49,25 @@ class PipelineOptions:
 
 
 def build_command(layout: Layout, options: PipelineOptions) -> str:
-    """The one recpack command of the build."""
-    arguments = [
-        "recpack",
-        "pipeline",
-        "--bucket",
-        '"$BUCKET"',
-        "--source-key",
-        f'"${SOURCE_KEY_VARIABLE}"',
-        "--raw-prefix",
-        shlex.quote(layout.raw_prefix),
-        "--train-prefix",
-        shlex.quote(layout.train_prefix),
-        "--validation-prefix",
-        shlex.quote(layout.validation_prefix),
-        "--manifest-key",
-        shlex.quote(layout.manifest_key),
-        "--train-ratio",
-        f"{options.train_ratio:g}",
-        "--resize",
-        str(options.resize),
-        "--quality",
-        str(options.quality),
-    ]
-    if options.classes:
-        arguments += ["--classes", shlex.quote(",".join(options.classes))]
-    return " ".join(arguments)
+    """The one recpack command of the build, rendered through `recpack pipeline`'s own option
+    definitions: no option name or default is spelled here, and a value recpack would refuse fails
+    the synth."""
+    variables = {f"${BUCKET_VARIABLE}", f"${SOURCE_KEY_VARIABLE}"}
+    arguments = pipeline_arguments(
+        bucket=f"${BUCKET_VARIABLE}",
+        source_key=f"${SOURCE_KEY_VARIABLE}",
+        raw_prefix=layout.raw_prefix,
+        train_prefix=layout.train_prefix,
+        validation_prefix=layout.validation_prefix,
+        manifest_key=layout.manifest_key,
+        train_ratio=options.train_ratio,
+        resize=options.resize,
+        quality=options.quality,
+        classes=list(options.classes) or None,
+    )
+    # The two variables expand in the build's shell; every other word is literal.
+    words = [f'"{word}"' if word in variables else shlex.quote(word) for word in arguments]
+    return " ".join(["recpack", *words])
 
 
 def archive_key_patterns(raw_prefix: str) -> list[dict[str, str]]:
@@ -129,7 +123,7 @@ class PackagingBuild(Construct):
                 compute_type=codebuild.ComputeType.SMALL,
             ),
             environment_variables={
-                "BUCKET": codebuild.BuildEnvironmentVariable(value=bucket_name),
+                BUCKET_VARIABLE: codebuild.BuildEnvironmentVariable(value=bucket_name),
             },
             build_spec=codebuild.BuildSpec.from_object(
                 {

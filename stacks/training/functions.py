@@ -23,6 +23,7 @@ from constructs import Construct
 from stacks.common.arns import sagemaker_quotas_arn, training_job_arn, training_log_group_arn
 from stacks.common.iam import add_statements
 from stacks.common.nag import acknowledge, acknowledge_wildcard
+from stacks.common.tokens import json_string_list
 from stacks.training.lambdas import runtime_function
 from stacks.training.runtime.workshop_runtime import choose
 
@@ -97,7 +98,7 @@ class TrainingFunctions(Construct):
             description="Before each attempt: starts on the first preferred type with free quota, waits in line, or gives up",
             timeout=cdk.Duration.minutes(2),
             environment={
-                "INSTANCE_TYPES": json.dumps(list(policy.instance_types)),
+                "INSTANCE_TYPES": json_string_list(policy.instance_types),
                 "SPOT": _flag(policy.spot),
                 "SPOT_FALLBACK_TO_ON_DEMAND": _flag(policy.spot_fallback_to_on_demand),
                 "INSTANCE_COUNT": str(policy.instance_count),

@@ -5,9 +5,11 @@ Lab 2 ends with "provide a script or notebook to view the accuracy progress by e
     make results JOB=birds-20261121-123456-abcd
     .venv/bin/python -m stacks.training.results JOB_NAME_OR_REPORT_JSON [--out plot.png] [--region R]
 
-JOB_NAME_OR_REPORT_JSON is a training job name (its log is read from CloudWatch Logs), the
+JOB_NAME_OR_REPORT_JSON is a training job name or ARN (its log is read from CloudWatch Logs), the
 report.json the state machine's Report step writes (a local file or s3://BUCKET/KEY), or a log saved
 from the console (any other file). Log lines go through the Report step's own parser and log reader.
+The plot goes to --out (a file, or a folder to put JOB-accuracy.png in), by default to
+results/JOB-accuracy.png (results/ is ignored by git).
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ from stacks.training.runtime.workshop_runtime.report import LOG_GROUP, read_job_
 from stacks.training.runtime.workshop_runtime.training_log import parse_training_log
 
 PROG = "results"
+EXIT_USAGE = 2
+DEFAULT_FOLDER = "results"
 # SageMaker's pattern for training job names; a name never holds '.' or '/', a path usually does.
 _JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_JOB_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:([a-z0-9-]+):[0-9]{12}:training-job/(.+)$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 
 
 class ResultsError(Exception):
@@ -162,10 +168,10 @@ def from_log(text: str, where: str) -> Results:
 
 
 def load(source: str, args) -> Results:
-    if not source.strip():
-        raise ResultsError(
-            "no training job given: make results JOB=<training job name or report.json>"
-        )
+    arn = _JOB_ARN.match(source)
+    if arn:  # the console and the state machine's output show jobs by their ARN
+        args.region = args.region or arn.group(1)
+        source = arn.group(2)
     if source.startswith("s3://"):
         text = _read_s3(source, args)
         return from_report(text, source) if source.endswith(".json") else from_log(text, source)
@@ -278,14 +284,55 @@ def plot(results: Results, path: str) -> None:
         title += f"\nrestarted: last of {results.epochs[0]['run']} runs shown"
     axes.set_title(title, fontsize=11)
     try:
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
         figure.savefig(path, dpi=100)
     except OSError as error:
-        raise ResultsError(f"--out {path}: cannot write: {error.strerror}") from None
+        where = f" ({error.filename})" if error.filename and error.filename != path else ""
+        raise ResultsError(
+            f"--out {path}: cannot write{where}: {error.strerror or error}; name a file in a "
+            "folder you can write to"
+        ) from None
     finally:
         pyplot.close(figure)
 
 
+def plot_path(out: str | None, job_name: str) -> str:
+    """Where the plot goes: --out as given (a folder gets JOB-accuracy.png inside it), by default
+    under results/ (ignored by git, so `make results` leaves no file in the clone)."""
+    name = f"{job_name}-accuracy.png"
+    if not out:
+        return os.path.join(DEFAULT_FOLDER, name)
+    if os.path.isdir(out) or out.endswith(("/", os.sep)):
+        return os.path.join(out, name)
+    if not os.path.splitext(out)[1]:
+        return out + ".png"
+    return out
+
+
+def check_plot_format(out: str | None) -> None:
+    """Refuse, before any AWS call, a plot file name whose extension matplotlib cannot write."""
+    if not out or os.path.isdir(out) or out.endswith(("/", os.sep)):
+        return
+    extension = os.path.splitext(out)[1].lower().lstrip(".")
+    if not extension:
+        return
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        return  # plot() says how to install it
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if extension not in formats:
+        raise ResultsError(
+            f"--out {out}: matplotlib cannot write .{extension} files; use one of "
+            + ", ".join(f".{name}" for name in sorted(formats))
+            + " (e.g. .png)"
+        )
+
+
 def run(args) -> int:
+    check_plot_format(args.out)
     results = load(args.source, args)
     print(
         f"{results.job_name}"
@@ -303,10 +350,24 @@ def run(args) -> int:
         print(
             f"best validation accuracy {best['validation_accuracy']:.4f} at epoch {best['epoch']}"
         )
-    out = args.out or f"{results.job_name}-accuracy.png"
+    out = plot_path(args.out, results.job_name)
     plot(results, out)
     print(f"plot: {out}")
     return 0
+
+
+def _region(text: str) -> str:
+    if not _REGION.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an AWS region name such as us-east-1")
+    return text
+
+
+def _endpoint_url(text: str) -> str:
+    if "://" not in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a URL: give its scheme, e.g. http://{text}"
+        )
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -318,20 +379,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "source",
         metavar="JOB_NAME_OR_REPORT_JSON",
-        help="a training job name (log read from CloudWatch Logs), a report.json from the Report "
-        "step (path or s3://BUCKET/KEY), or a saved log file",
+        help="a training job name or ARN (log read from CloudWatch Logs), a report.json from "
+        "the Report step (path or s3://BUCKET/KEY), or a saved log file",
     )
     parser.add_argument(
-        "--out", metavar="PLOT.png", help="where to write the plot (default: JOB-accuracy.png)"
+        "--out",
+        metavar="PLOT.png",
+        help="where to write the plot: a file (.png, .pdf, .svg...) or a folder "
+        f"(default: {DEFAULT_FOLDER}/JOB-accuracy.png)",
     )
     # boto3 reads AWS_DEFAULT_REGION; AWS_REGION is what Lambda and CloudShell set.
     parser.add_argument(
         "--region",
+        type=_region,
         default=os.environ.get("AWS_REGION") or None,
         help="AWS region of the job (default: $AWS_REGION, else the AWS configuration's)",
     )
     parser.add_argument(
         "--endpoint-url",
+        type=_endpoint_url,
         default=os.environ.get("AWS_ENDPOINT_URL") or None,
         help="AWS endpoint, e.g. a local emulator (default: $AWS_ENDPOINT_URL or AWS)",
     )
@@ -339,7 +405,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.source.strip():
+        parser.print_usage(sys.stderr)
+        print(
+            f"{PROG}: error: no training job given: make results JOB=<training job name, ARN or "
+            "report.json>",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         return run(args)
     except ResultsError as error:

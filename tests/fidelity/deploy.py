@@ -1,6 +1,7 @@
 """Deploy a synthesized stack into the emulator's CloudFormation, as `cdk deploy` would: file assets
 zipped into the bootstrap bucket at the keys of the cloud assembly's *.assets.json, the template from
 there, and every custom resource answered (by running its handler where the test can).
+`create_stack` deploys a template already uploaded (the workshop template, from its asset bucket).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from .cfn import Template
 EMULATOR_SKIPS = {
     "AWS::CodeBuild::Project": "no CloudFormation model for CodeBuild in moto",
     "AWS::S3::BucketPolicy": "no CloudFormation model for bucket policies in moto",
+    "AWS::SNS::Subscription": "no CloudFormation model for SNS subscriptions in moto",
+    "AWS::SNS::TopicPolicy": "no CloudFormation model for SNS topic policies in moto",
 }
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 BOOTSTRAP_VERSION = "/cdk-bootstrap/hnb659fds/version"
@@ -105,8 +108,14 @@ def answer_custom_resource(
         f"{endpoint}/cloudformation_{region}/cfnresponse?stack={stack_id}",
         data=body,
         method="PUT",
-        # As CDK's handlers send it; the emulator routes a form or JSON content type elsewhere.
-        headers={"Content-Type": ""},
+        headers={
+            # As CDK's handlers send it; the emulator routes a form or JSON content type elsewhere.
+            "Content-Type": "",
+            # The emulator takes the stack's region from a signature (AWS's own response URL is
+            # a presigned S3 URL); without one it looks in us-east-1 only.
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/"
+            "cloudformation/aws4_request",
+        },
     )
     urllib.request.urlopen(request, timeout=30).close()
 
@@ -121,10 +130,26 @@ def deploy(
 ) -> tuple[dict[str, Any], list[str]]:
     """Upload the assets, CreateStack from the bootstrap bucket, answer each custom resource with
     `answers(logical_id, resource)`, wait; returns the stack and the references replaced."""
-    s3, cloudformation = clients("s3"), clients("cloudformation")
     clients("ssm").put_parameter(Name=BOOTSTRAP_VERSION, Value="30", Type="String", Overwrite=True)
     artifact = template.path.name.removesuffix(".template.json")
-    template_url = upload_assets(assembly, artifact, s3, template.account, template.region)
+    template_url = upload_assets(
+        assembly, artifact, clients("s3"), template.account, template.region
+    )
+    return create_stack(clients, endpoint, template, template_url, answers, timeout=timeout)
+
+
+def create_stack(
+    clients: Callable[[str], Any],
+    endpoint: str,
+    template: Template,
+    template_url: str,
+    answers: Callable[[str, dict], dict],
+    parameters: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> tuple[dict[str, Any], list[str]]:
+    """CreateStack from the emulator's copy of the template at `template_url` (uploaded beside it),
+    with `parameters`; answer each custom resource with `answers(logical_id, resource)`, wait."""
+    s3, cloudformation = clients("s3"), clients("cloudformation")
     body, replaced = for_the_emulator(template)
     bucket, key = template_url.split(".amazonaws.com/", 1)[1].split("/", 1)
     # The emulator's copy sits beside the original, which stays as synthesized.
@@ -132,9 +157,15 @@ def deploy(
     stack_id = cloudformation.create_stack(
         StackName=template.stack_name,
         TemplateURL=template_url.replace(key, f"emulator/{key}"),
+        Parameters=[
+            {"ParameterKey": name, "ParameterValue": value}
+            for name, value in (parameters or {}).items()
+        ],
         Capabilities=CAPABILITIES,
     )["StackId"]
     for logical_id, resource in template.custom_resources().items():
+        if not template.included(logical_id):
+            continue
         answer_custom_resource(
             endpoint, template.region, stack_id, logical_id, answers(logical_id, resource)
         )

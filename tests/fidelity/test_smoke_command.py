@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -41,7 +42,8 @@ def stack_template(name: str) -> str:
 def stack(emulator, monkeypatch, request):
     for key, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(key, value)
-    name = f"smoke-{request.node.name[5:30].replace('_', '-')}".lower()
+    # A valid bucket name: S3 (and `recpack --bucket`) refuse one ending in '-'.
+    name = f"smoke-{request.node.name[5:30].replace('_', '-')}".lower().rstrip("-")
     emulator.client("cloudformation", REGION).create_stack(
         StackName=name, TemplateBody=stack_template(name)
     )
@@ -69,8 +71,8 @@ def packaging_stand_in(emulator, bucket: str, stop: threading.Event) -> threadin
                         bucket,
                         "--source-key",
                         keys[0],
-                        "--work-dir",
-                        str(Path(os.environ.get("TMPDIR", "/tmp")) / f"smoke-{bucket}"),
+                        "--work-dir",  # a new folder: recpack refuses one it did not make
+                        tempfile.mkdtemp(prefix=f"smoke-{bucket}-"),
                     ],
                     env=env,
                     capture_output=True,

@@ -59,19 +59,35 @@ def _linked_dataset(root, images=600, size=(1200, 800)):
     return root
 
 
-def _kill_when_writing(command, temporary_glob, folder, timeout=60):
-    """Start `command`, SIGKILL it as soon as a temporary output holds bytes; return the process."""
-    import signal
+def _when_writing(command, temporary_glob, folder, act, cwd=None, timeout=60):
+    """Start `command`; as soon as a temporary output holds bytes, call act(process), then wait for
+    the process to end. Returns the process and what it wrote on stderr."""
     import time
 
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         if any(path.stat().st_size > 0 for path in folder.glob(temporary_glob)):
             break
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+        time.sleep(0.002)
+    act(process)
+    _, err = process.communicate(timeout=120)
+    return process, err
+
+
+def _kill_when_writing(command, temporary_glob, folder, timeout=60):
+    """Start `command`, SIGKILL it as soon as a temporary output holds bytes; return the process."""
+    import signal
+
+    process, _ = _when_writing(
+        command,
+        temporary_glob,
+        folder,
+        lambda running: running.send_signal(signal.SIGKILL),
+        timeout=timeout,
+    )
     return process
 
 
@@ -83,3 +99,8 @@ def linked_dataset():
 @pytest.fixture
 def kill_when_writing():
     return _kill_when_writing
+
+
+@pytest.fixture
+def when_writing():
+    return _when_writing

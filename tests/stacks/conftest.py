@@ -233,3 +233,23 @@ def algorithm_epoch_lines(
     if validation_top_k is not None:
         lines.append(f"{prefix} Epoch[{epoch}] Validation-top_k_accuracy_2={validation_top_k:f}")
     return lines
+
+
+@dataclass
+class WorkshopBundle:
+    """`make workshop-template`'s folder and its template."""
+
+    folder: Path
+    template_path: Path
+
+    @property
+    def template(self) -> dict[str, Any]:
+        return json.loads(self.template_path.read_text())
+
+
+@pytest.fixture(scope="session")
+def workshop_bundle(tmp_path_factory) -> WorkshopBundle:
+    from stacks.workshop_template.bundle import write_bundle
+
+    folder = tmp_path_factory.mktemp("dist") / "workshop"
+    return WorkshopBundle(folder, write_bundle(cdk_json_context(), folder))

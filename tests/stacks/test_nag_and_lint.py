@@ -41,6 +41,30 @@ COMBINATIONS = {
     # Seats: the student roles and the shared build trigger role, with every feature per seat.
     "seats": {**EVERY_FEATURE, "workshop.seats": "2"},
 }
+
+
+def workshop_template_stack(app, settings):
+    from stacks.workshop_template.stack import WorkshopTemplateStack
+
+    return WorkshopTemplateStack(app, settings.stack_name, settings=settings)
+
+
+def one_email(overrides):
+    """The template takes one notification address (its NotificationEmail parameter)."""
+    emails = overrides.get("workshop.notificationEmails")
+    if emails is None:
+        return overrides
+    return {**overrides, "workshop.notificationEmails": json.dumps(json.loads(emails)[:1])}
+
+
+# The app as each command builds it: `cdk synth` (the stacks) and `make workshop-template`.
+APPS = {
+    **{name: (overrides, None) for name, overrides in COMBINATIONS.items()},
+    **{
+        f"workshop template, {name}": (one_email(overrides), workshop_template_stack)
+        for name, overrides in COMBINATIONS.items()
+    },
+}
 PLACEHOLDERS = ("todo", "tbd", "fixme", "n/a", "suppress", "ignore", "false positive")
 
 
@@ -49,8 +73,8 @@ def test_multi_account_app_has_no_open_findings(multi_account_app):
     assert open_findings(app) == []
 
 
-@pytest.mark.parametrize("overrides", COMBINATIONS.values(), ids=COMBINATIONS)
-def test_every_acknowledgment_matches_a_real_finding(monkeypatch, overrides):
+@pytest.mark.parametrize("overrides, add_stacks", APPS.values(), ids=APPS)
+def test_every_acknowledgment_matches_a_real_finding(monkeypatch, overrides, add_stacks):
     """Built once with acknowledgments recorded instead of applied: each one must suppress a
     finding cdk-nag reports under its construct, and each finding must have one."""
     recorded: list[tuple[str, str]] = []
@@ -66,7 +90,8 @@ def test_every_acknowledgment_matches_a_real_finding(monkeypatch, overrides):
             pass
 
     monkeypatch.setattr(cdk.Validations, "of", classmethod(lambda cls, scope: Recorder(scope)))
-    app = create_app({**cdk_json_context(), **overrides})
+    context = {**cdk_json_context(), **overrides}
+    app = create_app(context, add_stacks=add_stacks) if add_stacks else create_app(context)
     monkeypatch.undo()
     report = AwsSolutionsChecks().validate_scope(app)
     findings = [
@@ -103,18 +128,37 @@ def test_every_acknowledgment_gives_a_concrete_reason(overrides, snapshot):
     assert listed == snapshot.use_extension(JSONSnapshotExtension)
 
 
+def test_every_workshop_template_acknowledgment_gives_a_concrete_reason(snapshot):
+    """Those the template adds to the stacks' (the bucket removal handler's)."""
+    found = acknowledgments(create_app(cdk_json_context(), add_stacks=workshop_template_stack))
+    for path, rule_id, reason in found:
+        assert len(reason) >= 60 and reason.rstrip().endswith("."), (path, rule_id, reason)
+        assert not [word for word in PLACEHOLDERS if word in reason.lower()], (path, reason)
+    stacks = {(p, r) for p, r, _ in acknowledgments(create_app(cdk_json_context()))}
+    added = [
+        {"construct": path, "rule": rule_id, "reason": reason}
+        for path, rule_id, reason in sorted(found)
+        if (path, rule_id) not in stacks
+    ]
+    assert added == snapshot.use_extension(JSONSnapshotExtension)
+
+
 @pytest.fixture(scope="module")
-def all_templates(cli_assembly, multi_account_app):
+def all_templates(cli_assembly, multi_account_app, workshop_bundle):
     _, assembly = multi_account_app
-    return cli_assembly.template_paths() + sorted(
-        path
-        for stack in assembly.stacks
-        for path in [assembly.directory + "/" + stack.template_file]
+    return (
+        cli_assembly.template_paths()
+        + sorted(
+            path
+            for stack in assembly.stacks
+            for path in [assembly.directory + "/" + stack.template_file]
+        )
+        + [workshop_bundle.template_path]
     )
 
 
 def test_cfn_lint_is_clean_on_every_template(all_templates):
-    assert len(all_templates) == 3
+    assert len(all_templates) == 4
     result = subprocess.run(
         [str(VENV_BIN / "cfn-lint"), "--ignore-checks", "W3005", "--", *map(str, all_templates)],
         capture_output=True,

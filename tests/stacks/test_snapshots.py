@@ -44,3 +44,7 @@ def test_environment_stack_templates(multi_account_app, json_snapshot):
         "BirdsWorkshop-222222222222-us-west-2",
     ]
     assert templates == json_snapshot
+
+
+def test_workshop_template(workshop_bundle, json_snapshot):
+    assert scrubbed(workshop_bundle.template) == json_snapshot

@@ -39,3 +39,14 @@ class CloudError(RecpackError):
 
 class ExploreError(RecpackError):
     """The explore report cannot be written (a missing extra, an unusable --out)."""
+
+
+class ForeignFolder(RecpackError):
+    """A folder recpack was asked to work in holds files recpack did not put there (or cannot be
+    made); recpack never empties or writes over such a folder."""
+
+
+class EnvironmentFault(RecpackError):
+    """The machine, not an image, stopped the run: a missing folder or ROOT, permission on a
+    folder, exhausted descriptors or memory, an I/O error, a full or read-only disk. Never tabled as
+    a bad image; nothing is written at the final paths."""

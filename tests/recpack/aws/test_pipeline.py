@@ -10,6 +10,7 @@ from recpack.aws.archive import extract_archive
 from recpack.aws.pipeline import PipelineSettings, run_pipeline
 from recpack.cli import main
 from recpack.errors import CloudError
+from recpack.files.ownership import MARKER, is_owned
 
 from .conftest import BUCKET, keys, zip_dataset
 
@@ -79,3 +80,48 @@ def test_pipeline_accepts_a_url_encoded_key_from_the_event(s3, tmp_path):
         say=lambda line: None,
     )
     assert manifest["source"]["key"] == "raw/spring birds.zip"
+
+
+def test_pipeline_reruns_in_its_own_work_dir_and_removes_only_what_it_wrote(s3, tmp_path):
+    s3.upload_file(str(zip_dataset(tmp_path)), BUCKET, "raw/birds.zip")
+    settings = PipelineSettings(bucket=BUCKET, resize=32, work_dir=str(tmp_path / "work"))
+    run_pipeline(settings, say=lambda line: None, warn=lambda line: None)
+    work = tmp_path / "work"
+    assert is_owned(str(work)) and (work / "out" / "birds_train.rec").is_file()
+    (work / "my-notes.txt").write_text("the user put this here")
+    run_pipeline(settings, say=lambda line: None, warn=lambda line: None)
+    assert (work / "my-notes.txt").read_text() == "the user put this here"
+    assert sorted(p.name for p in work.iterdir()) == [
+        MARKER,
+        "download",
+        "extracted",
+        "my-notes.txt",
+        "out",
+    ]
+
+
+def test_pipeline_refuses_a_dataset_of_one_class_before_packing(s3, tmp_path, capsys):
+    s3.upload_file(str(zip_dataset(tmp_path)), BUCKET, "raw/birds.zip")
+    code = main(
+        ["pipeline", "--bucket", BUCKET, "--classes", "0752", "--work-dir", str(tmp_path / "w")]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "recpack: error: only one class" in err
+    assert not list((tmp_path / "w").rglob("*.rec")) and keys(s3, "train/") == []
+
+
+def test_a_missing_bucket_is_named_as_missing_not_as_a_connection_failure(s3, tmp_path, capsys):
+    assert main(["pipeline", "--bucket", "no-such-bucket", "--work-dir", str(tmp_path / "w")]) == 1
+    err = capsys.readouterr().err
+    assert "s3://no-such-bucket/raw/: the bucket does not exist" in err
+    code = main(
+        ["pipeline", "--bucket", "no-such-bucket", "--source-key", "raw/birds.zip",
+         "--work-dir", str(tmp_path / "w")]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "the bucket does not exist" in err and "connection" not in err
+    code = main(
+        ["pipeline", "--bucket", BUCKET, "--source-key", "raw/nothing.zip",
+         "--work-dir", str(tmp_path / "w")]
+    )  # fmt: skip
+    assert code == 1 and "no such object in the bucket" in capsys.readouterr().err

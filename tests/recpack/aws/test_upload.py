@@ -8,6 +8,7 @@ import pytest
 from recpack.aws.upload import upload
 from recpack.cli import main
 from recpack.errors import CloudError
+from recpack.format import recordio
 
 from .conftest import BUCKET, keys
 
@@ -52,7 +53,7 @@ def test_upload_errors_name_the_missing_file_or_bucket(s3, tmp_path, capsys, fak
     assert "none_train.rec not found" in capsys.readouterr().err
     prefix = fake_channels(tmp_path, 2, 2)
     assert main(["upload", prefix, "--bucket", "no-such-bucket"]) == 1
-    assert "NoSuchBucket" in capsys.readouterr().err
+    assert "the bucket does not exist" in capsys.readouterr().err
 
 
 # --- faults -----------------------------------------------------------------------------------------
@@ -152,3 +153,74 @@ def test_a_stored_object_that_differs_from_the_file_is_reported(
     with pytest.raises(CloudError, match="the upload was corrupted"):
         upload(prefix, BUCKET, say=lambda line: None)
     assert "manifest.json" not in keys(s3)
+
+
+# --- channels that cannot train -------------------------------------------------------------------
+
+
+def test_a_train_channel_without_a_class_is_refused_before_any_upload(
+    s3, tmp_path, capsys, fake_channels
+):
+    prefix = fake_channels(tmp_path, 1, 2)  # one train record: label 0 only, of classes 0 and 1
+    assert main(["upload", prefix, "--bucket", BUCKET]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"{prefix}_train.rec has no record of 1 of the 2 classes in {prefix}_labels.tsv: 1 (B)"
+        in err
+    )
+    assert keys(s3) == []
+
+
+def test_labels_outside_the_label_map_are_refused(s3, tmp_path, capsys, fake_channels):
+    prefix = fake_channels(tmp_path, 4, 2)
+    with open(prefix + "_val.rec", "ab") as rec:
+        recordio.RecordWriter(rec).write(recordio.pack(7.0, 99, b"payload"))
+    assert main(["upload", prefix, "--bucket", BUCKET]) == 1
+    err = capsys.readouterr().err
+    assert f"{prefix}_val.rec holds labels 7, outside the label map" in err
+    assert "(labels 0..1)" in err and keys(s3) == []
+
+
+def test_a_label_map_saved_again_by_a_spreadsheet_still_uploads(s3, tmp_path, fake_channels):
+    prefix = fake_channels(tmp_path, 4, 2)
+    # Excel's "CSV UTF-8" habits on a tab-separated file: a byte order mark, CRLF, quoted text,
+    # an empty cell at the end of a row.
+    (tmp_path / "ds_labels.tsv").write_bytes(
+        b'\xef\xbb\xbflabel\tclass_id\tname\ttrain\tval\r\n0\ta\t"A, the first"\t1\t1\t\r\n'
+        b"1\tb\tB\t1\t1\r\n"
+    )
+    labels = upload(prefix, BUCKET)["labels"]
+    assert [(row["class_id"], row["name"], row["val"]) for row in labels] == [
+        ("a", "A, the first", 1),
+        ("b", "B", 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    "label_map, message",
+    [
+        ("label,class_id,name\n0,a,A\n1,b,B\n", "the label map is comma-separated"),
+        ("label\tclass_id\tname\ttrain\n0\ta\tA\tone\n1\tb\tB\t1\n", "class a: train 'one' is not"),
+        ("label\tclass_id\tname\n1\ta\tA\n0\tb\tB\n", "class a has label 1, expected 0"),
+        ("index\tpath\n", "not a recpack label map"),
+    ],
+    ids=["csv", "not-a-number", "out-of-order", "another-file"],
+)
+def test_label_maps_that_cannot_be_read_are_one_line(
+    s3, tmp_path, capsys, fake_channels, label_map, message
+):
+    prefix = fake_channels(tmp_path, 4, 2)
+    (tmp_path / "ds_labels.tsv").write_text(label_map)
+    assert main(["upload", prefix, "--bucket", BUCKET]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("recpack: error: ") and message in err and err.count("\n") == 1
+    assert keys(s3) == []
+
+
+def test_a_label_map_in_a_legacy_windows_encoding_is_named(s3, tmp_path, capsys, fake_channels):
+    prefix = fake_channels(tmp_path, 4, 2)
+    (tmp_path / "ds_labels.tsv").write_bytes(
+        "label\tclass_id\tname\n0\ta\tMésange\n1\tb\tB\n".encode("cp1252")
+    )
+    assert main(["upload", prefix, "--bucket", BUCKET]) == 1
+    assert "the label map is not UTF-8 text" in capsys.readouterr().err

@@ -27,7 +27,7 @@ def test_every_command_has_help(command, recpack):
         (["pack", "p", "r", "--color", "2"], "invalid choice"),
         (["pack", "p", "r", "--workers", "0"], "below 1"),
         (["list", "p"], "required: ROOT"),
-        (["frobnicate"], "invalid choice"),
+        (["frobnicate"], "unknown command 'frobnicate'"),
     ],
 )
 def test_usage_errors_exit_2_with_a_message(args, message, recpack):

@@ -41,31 +41,41 @@ def test_the_buildspec_command_of_today():
 
 
 def test_options_left_out_keep_their_defaults():
-    assert pipeline_arguments(bucket="b") == ["pipeline", "--bucket", "b"]
-    assert parsed(pipeline_arguments(bucket="b")) == PipelineSettings(bucket="b")
+    assert pipeline_arguments(bucket="birds") == ["pipeline", "--bucket", "birds"]
+    assert parsed(pipeline_arguments(bucket="birds")) == PipelineSettings(bucket="birds")
 
 
 def test_each_class_is_its_own_classes_option():
-    arguments = pipeline_arguments(bucket="b", classes=["0752", "Northern Cardinal"])
+    arguments = pipeline_arguments(bucket="birds", classes=["0752", "Northern Cardinal"])
     assert arguments[-4:] == ["--classes", "0752", "--classes", "Northern Cardinal"]
 
 
 def test_a_value_starting_with_a_dash_stays_a_value():
-    arguments = pipeline_arguments(bucket="-odd-", seed=-3, classes=["-x"])
-    assert "--bucket=-odd-" in arguments and "--seed=-3" in arguments
-    assert parsed(arguments) == PipelineSettings(bucket="-odd-", seed=-3, classes=("-x",))
+    arguments = pipeline_arguments(bucket="birds", seed=-3, classes=["-x"], train_prefix="-t/")
+    assert "--train-prefix=-t/" in arguments and "--seed=-3" in arguments
+    assert parsed(arguments) == PipelineSettings(
+        bucket="birds", seed=-3, classes=("-x",), train_prefix="-t/"
+    )
 
 
 @pytest.mark.parametrize(
     "values, error, message",
     [
-        ({"bucket": "b", "quality": 101}, ValueError, "--quality: 101 is out of range (1..100)"),
-        ({"bucket": "b", "train_ratio": 1.5}, ValueError, "--train-ratio: 1.5 is outside 0..1"),
-        ({"bucket": "b", "workers": 0}, ValueError, "--workers: 0 is below 1"),
-        ({"bucket": "b", "resize": "big"}, ValueError, "--resize: 'big' is not a whole number"),
-        ({"bucket": "b", "quality": [90, 95]}, ValueError, "--quality takes one value"),
-        ({"bucket": "b", "colour": 1}, TypeError, "no such option: colour"),
+        ({"bucket": "bk1", "quality": 101}, ValueError, "--quality: 101 is out of range (1..100)"),
+        ({"bucket": "bk1", "train_ratio": 1.5}, ValueError, "--train-ratio: 1.5 is outside (0, 1)"),
+        ({"bucket": "bk1", "train_ratio": 1.0}, ValueError, "--train-ratio: 1 is outside (0, 1)"),
+        ({"bucket": "bk1", "workers": 0}, ValueError, "--workers: 0 is below 1"),
+        ({"bucket": "bk1", "resize": "big"}, ValueError, "--resize: 'big' is not a whole number"),
+        ({"bucket": "bk1", "quality": [90, 95]}, ValueError, "--quality takes one value"),
+        ({"bucket": "bk1", "colour": 1}, TypeError, "no such option: colour"),
         ({"quality": 90}, TypeError, "--bucket is required"),
+        (
+            {"bucket": "s3://bk1/"},
+            ValueError,
+            "--bucket: 's3://bk1/': give the bucket's name alone",
+        ),
+        ({"bucket": "bk1", "endpoint_url": "localhost:5000"}, ValueError, "http://localhost:5000"),
+        ({"bucket": "bk1", "source_key": "s3://bk1/raw/a.zip"}, ValueError, "alone: raw/a.zip"),
     ],
 )
 def test_values_the_parser_would_refuse_are_refused_here(values, error, message):
@@ -75,24 +85,30 @@ def test_values_the_parser_would_refuse_are_refused_here(values, error, message)
 
 
 class_token = st.from_regex(r"[A-Za-z0-9_-]([A-Za-z0-9_ -]*[A-Za-z0-9_-])?", fullmatch=True)
-optional_text = st.none() | st.text()
+# Values the options accept: a key or prefix inside the bucket (not an s3:// URL), a bucket name.
+key_text = st.text().filter(lambda t: "://" not in t and not t.lower().startswith(("arn:", "s3:")))
+optional_text = st.none() | key_text
+buckets = st.from_regex(r"[a-z0-9][a-z0-9.-]{1,20}[a-z0-9]", fullmatch=True)
+endpoints = st.from_regex(
+    r"https?://[a-z0-9]([a-z0-9.-]{0,20}[a-z0-9])?(:[0-9]{1,5})?", fullmatch=True
+)
 
 
 @given(
-    bucket=st.text(),
+    bucket=buckets,
     source_key=optional_text,
     raw_prefix=optional_text,
     train_prefix=optional_text,
     validation_prefix=optional_text,
     manifest_key=optional_text,
-    train_ratio=st.none() | st.floats(0, 1),
+    train_ratio=st.none() | st.floats(0, 1, exclude_min=True, exclude_max=True),
     resize=st.none() | st.integers(0, 10_000),
     quality=st.none() | st.integers(1, 100),
     classes=st.none() | st.lists(class_token, max_size=4),
     seed=st.none() | st.integers(-(2**63), 2**63),
     workers=st.none() | st.integers(1, 512),
-    work_dir=optional_text,
-    endpoint_url=optional_text,
+    work_dir=st.none() | st.text(),
+    endpoint_url=st.none() | endpoints,
 )
 def test_parsing_the_arguments_gives_back_the_values(**values):
     given_values = {name: value for name, value in values.items() if value is not None}
@@ -101,6 +117,6 @@ def test_parsing_the_arguments_gives_back_the_values(**values):
     )
     if "endpoint_url" not in given_values:  # its default comes from the environment
         expected.endpoint_url = (
-            build_parser(["pipeline"]).parse_args(["pipeline", "--bucket", "b"]).endpoint_url
+            build_parser(["pipeline"]).parse_args(["pipeline", "--bucket", "b1k"]).endpoint_url
         )
     assert parsed(pipeline_arguments(**values)) == expected

@@ -159,16 +159,17 @@ def test_dataset_errors(tmp_path, recpack, make, message):
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    "args, code, message",
     [
-        (["--train-ratio", "1.5"], "outside 0..1"),
-        (["--train-ratio", "0"], "--train-ratio must be in (0, 1]"),
-        (["--train-ratio", "0.8", "--test-ratio", "0.3"], "must not exceed 1"),
+        (["--train-ratio", "1.5"], 2, "argument --train-ratio: 1.5 is outside (0, 1]"),
+        (["--train-ratio", "0"], 2, "argument --train-ratio: 0 is outside (0, 1]"),
+        (["--test-ratio", "1"], 2, "argument --test-ratio: 1 is outside [0, 1)"),
+        (["--train-ratio", "0.8", "--test-ratio", "0.3"], 1, "must not exceed 1"),
     ],
 )
-def test_ratio_errors(birds, tmp_path, recpack, args, message):
+def test_ratio_errors(birds, tmp_path, recpack, args, code, message):
     result = recpack("list", tmp_path / "p", birds, *args, check=False)
-    assert result.returncode != 0 and message in result.stderr
+    assert result.returncode == code and message in result.stderr
 
 
 def test_symlink_loops_are_skipped_with_a_warning(tmp_path, recpack):
@@ -176,7 +177,7 @@ def test_symlink_loops_are_skipped_with_a_warning(tmp_path, recpack):
     (root / "wren").mkdir(parents=True)
     (root / "wren" / "1.jpg").write_bytes(b"x")
     os.symlink(root, root / "wren" / "loop")
-    result = recpack("list", tmp_path / "p", root)
+    result = recpack("list", tmp_path / "p", root, "--allow-single-class")
     assert "loops back" in result.stderr
     assert len(lines(tmp_path / "p.lst")) == 1
 
@@ -187,7 +188,7 @@ def test_non_utf8_file_names_are_skipped_with_a_warning(tmp_path, recpack):
     (root / "wren" / "ok.jpg").write_bytes(b"x")
     with open(os.path.join(os.fsencode(root / "wren"), b"bad\xff.jpg"), "wb") as f:
         f.write(b"x")
-    result = recpack("list", tmp_path / "p", root)
+    result = recpack("list", tmp_path / "p", root, "--allow-single-class")
     assert "not valid UTF-8" in result.stderr
     assert [line.split("\t")[2] for line in lines(tmp_path / "p.lst")] == ["wren/ok.jpg"]
 

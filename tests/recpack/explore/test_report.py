@@ -216,7 +216,7 @@ def test_rerun_replaces_the_earlier_thumbnails(folder_dataset, tmp_path):
         (["explore", "{tmp}/nowhere"], "recpack: error: ROOT '{tmp}/nowhere' does not exist"),
         (
             ["explore", "{root}", "--out", "{tmp}/file.txt"],
-            "recpack: error: --out '{tmp}/file.txt' exists and is not a folder",
+            "recpack: error: --out '{tmp}/file.txt' is a file, not a folder; name a folder",
         ),
     ],
 )
@@ -247,3 +247,22 @@ def test_the_cli_starts_without_importing_matplotlib():
         "assert 'matplotlib' not in sys.modules and 'recpack.explore' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_io_error_stops_the_report_instead_of_calling_the_image_unreadable(
+    folder_dataset, tmp_path, capsys, monkeypatch
+):
+    import errno
+
+    real_open = Image.open
+
+    def failing_open(path, *args, **kwargs):
+        if str(path).endswith("_0001.jpg"):
+            raise OSError(errno.EIO, "Input/output error", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", failing_open)
+    assert main(["explore", str(folder_dataset), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("recpack: error: cannot read ") and "Input/output error (EIO)" in err
+    assert not (tmp_path / "out" / "index.html").exists()

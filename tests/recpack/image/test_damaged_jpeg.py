@@ -189,7 +189,9 @@ def test_pillows_warnings_are_shown_once_naming_the_file(tmp_path, recpack, work
     (root / "wren" / "odd_exif.jpg").write_bytes(_jpeg_with_broken_exif())
     (root / "jay" / "odd_exif_too.jpg").write_bytes(_jpeg_with_broken_exif())
     recpack("list", tmp_path / "ds", root, "--no-shuffle")
-    result = recpack("pack", tmp_path / "ds", root, "--resize", "64", "--workers", workers)
+    result = recpack(
+        "pack", tmp_path / "ds", root, "--resize", "64", "--workers", workers, "--min-size", "0"
+    )
     lines = result.stderr.splitlines()
     for name in ("wren/odd_exif.jpg", "jay/odd_exif_too.jpg"):
         about = [line for line in lines if name in line]
@@ -274,7 +276,7 @@ def test_an_8_bit_lossless_jpeg_is_decoded_at_full_size_never_scaled(tmp_path):
 
 
 @pytest.mark.parametrize("subsampling", [0, 1, 2], ids=["4:4:4", "4:2:2", "4:2:0"])
-@pytest.mark.parametrize("eighths", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("eighths", [1, 2, 4, 8])  # the scales recpack decodes at
 @pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
 def test_libjpeg_turbo_via_simplejpeg_gives_pillows_pixels(tmp_path, subsampling, eighths, mode):
     """The decoder changed, the pixels did not: the im2rec parity tests keep their meaning. TurboJPEG

@@ -68,7 +68,7 @@ def with_bad_images(tmp_path):
 
 def test_bad_images_are_skipped_named_and_tabled(with_bad_images, tmp_path, recpack):
     root = with_bad_images
-    recpack("list", tmp_path / "ds", root, "--no-shuffle")
+    recpack("list", tmp_path / "ds", root, "--no-shuffle", "--allow-single-class")
     result = recpack("pack", tmp_path / "ds", root, "--resize", "64", "--workers", "2")
     reasons = {
         line.split("\t")[1]: line.split("\t")[2]
@@ -89,7 +89,7 @@ def test_bad_images_are_skipped_named_and_tabled(with_bad_images, tmp_path, recp
 
 
 def test_on_error_fail_stops_and_leaves_no_output(with_bad_images, tmp_path, recpack):
-    recpack("list", tmp_path / "ds", with_bad_images)
+    recpack("list", tmp_path / "ds", with_bad_images, "--allow-single-class")
     result = recpack("pack", tmp_path / "ds", with_bad_images, "--on-error", "fail", check=False)
     assert result.returncode == 1 and "--on-error fail" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["ds.lst", "ds_labels.tsv"]
@@ -123,7 +123,7 @@ def test_pass_through_packs_the_file_bytes(birds, tmp_path, recpack):
 
 
 def test_pass_through_still_refuses_truncated_files(with_bad_images, tmp_path, recpack):
-    recpack("list", tmp_path / "ds", with_bad_images)
+    recpack("list", tmp_path / "ds", with_bad_images, "--allow-single-class")
     recpack("pack", tmp_path / "ds", with_bad_images, "--pass-through")
     assert "truncated.jpg" in (tmp_path / "ds.skipped.tsv").read_text()
 
@@ -148,7 +148,7 @@ def test_decompression_bombs_become_a_skip_reason(tmp_path, recpack):
         root / "bomb.png", optimize=True
     )  # 96 MP > Pillow's 89 MP limit
     synthetic.save(synthetic.photo(64, 48, 1), str(root / "ok.jpg"))
-    recpack("list", tmp_path / "ds", tmp_path / "images")
+    recpack("list", tmp_path / "ds", tmp_path / "images", "--allow-single-class")
     recpack("pack", tmp_path / "ds", tmp_path / "images", "--resize", "32")
     assert "decompression bomb" in (tmp_path / "ds.skipped.tsv").read_text()
 

@@ -152,7 +152,16 @@ def test_orientation_colour_model_and_bit_depth_follow_opencv(tmp_path, im2rec, 
     root = tmp_path / "special"
     _special_images(root / "all")
     recpack(
-        "list", tmp_path / "ds", root, "--no-shuffle", "--exts", ".jpg", ".png", ".tif", ".webp"
+        "list",
+        tmp_path / "ds",
+        root,
+        "--no-shuffle",
+        "--allow-single-class",
+        "--exts",
+        ".jpg",
+        ".png",
+        ".tif",
+        ".webp",
     )
     shutil.copy(tmp_path / "ds.lst", tmp_path / "ref.lst")
     im2rec(*options, tmp_path / "ref", root)
@@ -246,17 +255,17 @@ def test_engine_im2rec_runs_mxnets_tool_with_the_same_arguments(birds, tmp_path,
 def test_resized_images_are_closer_to_a_full_resolution_resize_than_im2recs(
     tmp_path, im2rec, recpack
 ):
-    """Quality guard for recpack's shortcuts (DCT-scaled decode, nearest pixel for the last mild
+    """Quality guard for recpack's shortcuts (DCT-scaled decode, cubic interpolation for the last
     shrink): on sharp thin lines, where aliasing shows, each image is at least as close to a
     full-resolution Lanczos resize as im2rec.py's own (bilinear from full size)."""
     root = tmp_path / "sharp"
     (root / "lines").mkdir(parents=True)
-    # ~1 MP photos (DCT-scaled decode, then the nearest pixel) and CUB-200-sized ones (full-size decode).
+    # ~1 MP photos (DCT-scaled decode, then cubic interpolation) and CUB-200-sized ones (full-size decode).
     for seed, size in enumerate(
         [(1150, 760), (760, 1150), (1300, 900), (1000, 700), (500, 375), (375, 500)]
     ):
         synthetic.sharp_photo(*size, seed).save(root / "lines" / f"{seed}.jpg", quality=90)
-    recpack("list", tmp_path / "ds", root, "--no-shuffle")
+    recpack("list", tmp_path / "ds", root, "--no-shuffle", "--allow-single-class")
     shutil.copy(tmp_path / "ds.lst", tmp_path / "ref.lst")
     im2rec("--resize", "256", tmp_path / "ref", root)
     recpack("pack", tmp_path / "ds", root, "--resize", "256")

@@ -3,8 +3,9 @@ Lanczos resize of the same (upright) pixels as MXNet 1.9.1's own tools/im2rec.py
 
 The content is recpack.synthetic's fine detail: stripes just below the output's resolution limit,
 foliage texture, star fields, thin lines, feather barbs; at CUB-200's ~500x375 (decoded at full size),
-~1 MP (3/8 or 1/2 DCT scale), 2000x1500 (1/4) and a 12 MP camera frame (1/8), some stored sideways
-with an EXIF orientation, shrunk 1.5x to 12x.
+~1 MP (1/2 DCT scale), 2000x1500 (1/4) and a 12 MP camera frame (1/8), some stored sideways or upside
+down with an EXIF orientation, shrunk 1.5x to 12x. Odd sizes too: their scaled decodes end in part of
+a pixel, and a resize that rounds that away is off by up to a decoded pixel at the far edge.
 """
 
 import shutil
@@ -22,15 +23,32 @@ pytestmark = pytest.mark.oracle
 
 TOLERANCE_DB = 0.5
 
-SIZES = [(500, 375), (375, 500), (1200, 800), (1024, 768), (1400, 1050), (2000, 1500)]
+# (upright size, EXIF orientation it is stored with)
+SIZES = [
+    ((500, 375), 1),
+    ((375, 500), 1),
+    ((1200, 800), 6),
+    ((1024, 768), 1),
+    ((1400, 1050), 1),
+    ((2000, 1500), 1),
+    ((1001, 751), 3),
+    ((799, 1201), 8),
+    ((1503, 1127), 6),
+]
 CAMERA = (4000, 3000)
+# What turns an upright picture into the one a camera stores with each orientation.
+_STORED = {
+    3: Image.Transpose.ROTATE_180,
+    6: Image.Transpose.ROTATE_90,
+    8: Image.Transpose.ROTATE_270,
+}
 
 
 def _save(image, path, orientation):
-    if orientation == 6:  # stored sideways, as a camera held upright writes it
+    if orientation in _STORED:  # stored sideways or upside down, as a camera writes it
         exif = Image.Exif()
-        exif[0x0112] = 6
-        image.transpose(Image.Transpose.ROTATE_90).save(path, quality=92, exif=exif)
+        exif[0x0112] = orientation
+        image.transpose(_STORED[orientation]).save(path, quality=92, exif=exif)
     else:
         image.save(path, quality=92)
 
@@ -41,8 +59,8 @@ def detail(tmp_path_factory):
     for kind, make in synthetic.REAL_PHOTO_LIKE.items():
         folder = root / kind.replace(" ", "_")
         folder.mkdir(parents=True)
-        for number, size in enumerate(SIZES):
-            _save(make(*size, number), folder / f"{number}.jpg", 6 if number == 2 else 1)
+        for number, (size, orientation) in enumerate(SIZES):
+            _save(make(*size, number), folder / f"{number}.jpg", orientation)
     (root / "camera").mkdir()
     for kind in ("gratings", "stars"):  # 12 MP frames: the slowest to make, two kinds suffice
         _save(synthetic.REAL_PHOTO_LIKE[kind](*CAMERA, 9), root / "camera" / f"{kind}.jpg", 1)

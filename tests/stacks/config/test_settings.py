@@ -134,7 +134,8 @@ def test_accounts_give_environments():
         ({"prefixes.raw.deeper": "1"}, "workshop.prefixes.raw.deeper: unknown setting"),
         (
             {"retainBucket": "yes"},
-            'workshop.retainBucket: expected true or false, got string "yes"',
+            "workshop.retainBucket: 'yes' is not valid JSON (Expecting value at column 1); "
+            "expected true or false",
         ),
         ({"packaging.resize": '"256"'}, "workshop.packaging.resize: expected an integer"),
         ({"packaging.classes": '"0752"'}, "workshop.packaging.classes: expected a list of strings"),

@@ -93,8 +93,8 @@ def test_buildspec_installs_recpack_pinned_and_runs_one_pipeline_command(project
     assert install["runtime-versions"] == {"python": "3.12"}
     assert install["commands"] == ["pip install --no-cache-dir -c constraints.txt ."]
     assert buildspec["phases"]["build"]["commands"] == [
-        'recpack pipeline --bucket "$BUCKET" --source-key "$SOURCE_KEY" --raw-prefix raw/ '
-        "--train-prefix train/ --validation-prefix validation/ --manifest-key manifest.json "
+        'recpack pipeline --bucket "$BUCKET" --train-prefix train/ --validation-prefix validation/ '
+        '--manifest-key manifest.json --source-key "$SOURCE_KEY" --raw-prefix raw/ '
         "--train-ratio 0.75 --resize 256 --quality 95"
     ]
 
@@ -112,8 +112,14 @@ def test_class_subset_and_odd_prefixes_are_quoted_for_the_shell():
     command = build_command(layout, options)
     assert "--raw-prefix 'raw files/'" in command
     assert command.endswith(
-        "--train-ratio 0.8 --resize 300 --quality 90 --classes '0752,Purple Martin'"
+        "--train-ratio 0.8 --resize 300 --quality 90 --classes 0752 --classes 'Purple Martin'"
     )
+
+
+def test_a_value_recpack_refuses_fails_the_synth():
+    # The buildspec is rendered through recpack's own option types: its rules are not copied here.
+    with pytest.raises(ValueError, match="--quality"):
+        build_command(LAYOUT, PipelineOptions(train_ratio=0.75, resize=256, quality=0))
 
 
 def s3_event(key: str, bucket: str = BUCKET, detail_type: str = "Object Created") -> dict:

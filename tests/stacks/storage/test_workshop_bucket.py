@@ -3,12 +3,20 @@ destroy, and grants scoped to one prefix at a time with their wildcards acknowle
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
 from stacks.storage import WorkshopBucket
-from stacks.storage.workshop_bucket import PUT, READ, REPLACE
+from stacks.storage.workshop_bucket import (
+    AUTO_DELETE_TAG,
+    PUT,
+    READ,
+    REMOVAL_HANDLER,
+    REPLACE,
+    RetainChosenAtDeploy,
+)
 
 from ..conftest import acknowledgments, bare_stack, has_statement, open_findings
 
@@ -195,3 +203,106 @@ def test_each_prefix_wildcard_is_acknowledged_on_the_policy_that_holds_it(grante
         ("Test/Reader/DefaultPolicy", f"AwsSolutions-IAM5[Resource::{bucket_arn}/in/*]")
     ].startswith("reads what lands in in/")
     assert ("Test/Storage/Bucket", "AwsSolutions-S1") in found
+
+
+@pytest.fixture(scope="module")
+def chosen_at_deploy():
+    """Retention decided by a template parameter (the workshop template)."""
+    stack = bare_stack()
+    retain = cdk.CfnParameter(stack, "RetainBucket", allowed_values=["true", "false"])
+    kept = cdk.CfnCondition(
+        stack, "KeepBucket", expression=cdk.Fn.condition_equals(retain.value_as_string, "true")
+    )
+    WorkshopBucket(
+        stack,
+        "Storage",
+        retain=RetainChosenAtDeploy(kept, 7),
+        noncurrent_version_expiration_days=12,
+        abort_incomplete_multipart_upload_days=3,
+    )
+    return stack, Template.from_stack(stack)
+
+
+def test_chosen_at_deploy_cloudformation_never_deletes_the_bucket_itself(chosen_at_deploy):
+    _, template = chosen_at_deploy
+    template.has_resource(
+        "AWS::S3::Bucket", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+    )
+    assert "Transform" not in template.to_json()  # no AWS::LanguageExtensions
+
+
+def test_chosen_at_deploy_cdk_empties_the_bucket_only_when_not_kept(chosen_at_deploy):
+    _, template = chosen_at_deploy
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "Tags": [
+                {
+                    "Key": AUTO_DELETE_TAG,
+                    "Value": {"Fn::If": ["KeepBucket", "false", "true"]},
+                }
+            ]
+        },
+    )
+    template.resource_count_is("Custom::S3AutoDeleteObjects", 1)
+
+
+def test_chosen_at_deploy_the_emptied_bucket_is_removed_after_cdk_empties_it(chosen_at_deploy):
+    _, template = chosen_at_deploy
+    (removal_id,) = template.find_resources("Custom::WorkshopBucketRemoval")
+    removal = template.find_resources("Custom::WorkshopBucketRemoval")[removal_id]
+    assert removal["Properties"]["RetainBucket"] == {"Fn::If": ["KeepBucket", "true", "false"]}
+    (bucket_id,) = template.find_resources("AWS::S3::Bucket")
+    assert removal["Properties"]["BucketName"] == {"Ref": bucket_id}
+    # Deletion runs in reverse dependency order: auto-delete, then the bucket policy, then this.
+    (auto_delete,) = template.find_resources("Custom::S3AutoDeleteObjects").values()
+    (policy_id,) = template.find_resources("AWS::S3::BucketPolicy")
+    assert removal_id in auto_delete["DependsOn"] and policy_id in auto_delete["DependsOn"]
+    (policy,) = template.find_resources("AWS::S3::BucketPolicy").values()
+    assert removal_id in policy["DependsOn"]
+
+
+def test_chosen_at_deploy_the_removal_may_only_delete_this_bucket(chosen_at_deploy):
+    stack, template = chosen_at_deploy
+    removal_role = next(
+        k for k in template.find_resources("AWS::IAM::Role") if k.startswith("StorageRemovalRole")
+    )
+    statements = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": removal_role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    deletes = [s for s in statements if s.get("Sid") == "DeleteEmptiedBucket"]
+    (bucket_id,) = template.find_resources("AWS::S3::Bucket")
+    assert deletes == [
+        {
+            "Sid": "DeleteEmptiedBucket",
+            "Effect": "Allow",
+            "Action": "s3:DeleteBucket",
+            "Resource": {"Fn::GetAtt": [bucket_id, "Arn"]},
+        }
+    ]
+    assert {
+        a
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    } == {
+        "s3:DeleteBucket",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    assert open_findings(stack) == []
+
+
+def test_chosen_at_deploy_the_handler_is_inline_and_fits(chosen_at_deploy):
+    _, template = chosen_at_deploy
+    (function,) = [
+        f
+        for k, f in template.find_resources("AWS::Lambda::Function").items()
+        if k.startswith("StorageRemovalFunction")
+    ]
+    code = function["Properties"]["Code"]["ZipFile"]
+    assert code == REMOVAL_HANDLER.read_text()
+    assert len(code) <= 4096  # CloudFormation's inline (ZipFile) limit
+    assert function["Properties"]["Handler"] == "index.handler"

@@ -149,11 +149,21 @@ def test_restarted_job_shows_the_last_run(aws, capsys, tmp_path):
     assert out[5] == "best validation accuracy 0.4100 at epoch 1"
 
 
-def test_default_plot_name_is_the_job_name(aws, capsys, tmp_path, monkeypatch):
+def test_default_plot_goes_under_results_named_after_the_job(aws, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     put_job(aws, COMPLETE)
-    assert run(capsys, JOB)[0] == 0
-    assert_png(tmp_path / f"{JOB}-accuracy.png")
+    code, out, _ = run(capsys, JOB)
+    assert code == 0 and out[-1] == f"plot: results/{JOB}-accuracy.png"
+    assert_png(tmp_path / "results" / f"{JOB}-accuracy.png")
+
+
+def test_a_job_arn_reads_the_job_in_the_arns_region(aws, capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    put_job(aws, COMPLETE)
+    arn = f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{JOB}"
+    code, out, _ = run(capsys, arn, "--out", tmp_path / "arn.png")
+    assert code == 0 and out[1:5] == COMPLETE_TABLE
 
 
 def test_report_json_from_the_report_step_gives_the_same_table(aws, capsys, tmp_path):
@@ -248,12 +258,6 @@ def test_the_command_uses_the_report_steps_parser_and_log_reader():
         ),
         (
             lambda aws, tmp: None,
-            "",
-            "results: error: no training job given: make results JOB=<training job name or "
-            "report.json>",
-        ),
-        (
-            lambda aws, tmp: None,
             "s3://workshop",
             "results: error: s3://workshop: expected s3://BUCKET/KEY",
         ),
@@ -265,7 +269,6 @@ def test_the_command_uses_the_report_steps_parser_and_log_reader():
         "missing-file",
         "json-not-a-report",
         "not-json",
-        "empty",
         "bad-s3-uri",
     ],
 )

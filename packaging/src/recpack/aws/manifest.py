@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -45,6 +46,8 @@ class Channel:
     bytes: int
     sha256: str
     s3_checksum: str
+    # Records per label of the single-label records; multi-label records are not counted here.
+    labels: Counter[float] = field(default_factory=Counter)
 
     @property
     def key(self) -> str:
@@ -67,17 +70,33 @@ def label_rows(prefix: str) -> list[dict[str, Any]]:
     if not os.path.isfile(path):
         raise CloudError(f"{path}: the label map from 'recpack list' is missing")
     rows = []
-    for row in labelmap.read(path):
+    for number, row in enumerate(labelmap.read(path)):
+        if "class_id" not in row or "name" not in row:
+            raise CloudError(f"{path}: not a recpack label map (no 'class_id' and 'name' columns)")
         entry: dict[str, Any] = {
-            "label": int(row["label"]),
+            "label": _whole(row["label"], "label", path, row),
             "class_id": row["class_id"],
             "name": row["name"],
         }
+        if entry["label"] != number:
+            raise CloudError(
+                f"{path}: class {row['class_id']} has label {entry['label']}, expected {number}: "
+                "labels run 0, 1, 2... in order; write the label map again with 'recpack list'"
+            )
         for split in ("train", "val", "test", "all"):
             if split in row:
-                entry[split] = int(row[split])
+                entry[split] = _whole(row[split], split, path, row)
         rows.append(entry)
     return rows
+
+
+def _whole(text: str, column: str, path: str, row: dict[str, str]) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise CloudError(
+            f"{path}: class {row.get('class_id')}: {column} {text!r} is not a whole number"
+        ) from None
 
 
 def build(
@@ -106,6 +125,10 @@ def _read(location: str, endpoint_url: str | None) -> bytes:
         with open(location, "rb") as f:
             return f.read()
     bucket, _, key = location[5:].partition("/")
+    if not bucket or not key:
+        raise VerifyFailed(
+            f"{location}: expected s3://BUCKET/KEY, e.g. s3://{bucket or 'BUCKET'}/manifest.json"
+        )
     try:
         body: bytes = s3_client(endpoint_url).get_object(Bucket=bucket, Key=key)["Body"].read()
     except Exception as exc:
@@ -117,6 +140,10 @@ def load(location: str, endpoint_url: str | None = None) -> Manifest:
     """A manifest.json from a path or an s3://bucket/key URI."""
     try:
         manifest = json.loads(_read(location, endpoint_url))
+    except FileNotFoundError:
+        raise VerifyFailed(
+            f"{location}: no such file (a manifest in S3 is given as s3://BUCKET/KEY)"
+        ) from None
     except OSError as exc:
         raise VerifyFailed(f"{location}: cannot read: {exc.strerror}") from None
     except ValueError as exc:

@@ -14,6 +14,7 @@ from ..dataset.discovery import discover
 from ..dataset.lists import write_lists
 from ..dataset.split import SplitOptions
 from ..errors import CloudError
+from ..files.ownership import claim_folder
 from ..image.transform import PackOptions
 from ..pack.packer import pack_lists
 from ..pack.verify import verify
@@ -67,11 +68,22 @@ def _archive_key(s3: S3Client, settings: PipelineSettings) -> str:
     return key
 
 
-def _empty_work_dir(settings: PipelineSettings) -> str:
-    work = os.path.abspath(settings.work_dir or defaults.PIPELINE_WORK_DIR)
-    if os.path.isdir(work):
-        shutil.rmtree(work)
-    os.makedirs(work)
+# What the pipeline writes inside its work folder; a re-run removes these and nothing else.
+_DOWNLOAD, _EXTRACTED, _OUT = "download", "extracted", "out"
+
+
+def _prepare_work_dir(settings: PipelineSettings) -> str:
+    """The work folder, claimed (new, empty, or marked by an earlier run) and cleared of what an
+    earlier run wrote there. A folder of the user's is refused, never emptied."""
+    work = claim_folder(
+        settings.work_dir or defaults.PIPELINE_WORK_DIR, "pipeline work folder", "--work-dir"
+    )
+    for name in (_DOWNLOAD, _EXTRACTED, _OUT):
+        path = os.path.join(work, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.remove(path)
     return work
 
 
@@ -92,10 +104,6 @@ def _list_pack_verify(
     for message in outcome.warnings:
         warn(message)
     say(outcome.describe())
-    if settings.train_ratio >= 1.0:
-        raise CloudError(
-            "train ratio 1.0 leaves no validation images; the training job needs both channels"
-        )
     say("==> packing")
     options = PackOptions(resize=settings.resize, quality=settings.quality)
     pack_lists(prefix, root, options, workers=settings.workers, report=say, warn=warn)
@@ -109,16 +117,22 @@ def run_pipeline(
     say: Callable[[str], None] = print,
     warn: Callable[[str], None] = print,
 ) -> Manifest:
+    if not 0 < settings.train_ratio < 1:
+        raise CloudError(
+            f"train ratio {settings.train_ratio:g} must be between 0 and 1 (exclusive): the "
+            "training job needs both a train and a validation channel"
+        )
+    work = _prepare_work_dir(settings)  # a local mistake is found before any download
     s3 = s3_client(settings.endpoint_url)
     key = _archive_key(s3, settings)
-    work = _empty_work_dir(settings)
-    archive = os.path.join(work, posixpath.basename(key))
+    os.makedirs(os.path.join(work, _DOWNLOAD))
+    archive = os.path.join(work, _DOWNLOAD, posixpath.basename(key))
     say(f"==> downloading s3://{settings.bucket}/{key}")
     download(s3, settings.bucket, key, archive)
     say(f"==> extracting {os.path.basename(archive)} ({os.path.getsize(archive) / 1e6:.1f} MB)")
-    extract_archive(archive, os.path.join(work, "extracted"))
-    root = find_dataset_root(os.path.join(work, "extracted"))
-    prefix = os.path.join(work, "out", archive_stem(key))
+    extract_archive(archive, os.path.join(work, _EXTRACTED))
+    root = find_dataset_root(os.path.join(work, _EXTRACTED))
+    prefix = os.path.join(work, _OUT, archive_stem(key))
     _list_pack_verify(root, prefix, settings, say, warn)
     say("==> uploading")
     return upload(

@@ -18,6 +18,7 @@ class S3Client(Protocol):
 
     def get_paginator(self, operation_name: str) -> Any: ...
     def head_object(self, **kwargs: Any) -> dict[str, Any]: ...
+    def head_bucket(self, **kwargs: Any) -> dict[str, Any]: ...
     def get_object(self, **kwargs: Any) -> dict[str, Any]: ...
     def put_object(self, **kwargs: Any) -> dict[str, Any]: ...
     def delete_objects(self, **kwargs: Any) -> dict[str, Any]: ...
@@ -64,15 +65,45 @@ def explain(exc: Exception, action: str) -> CloudError:
             f"{action}: cannot reach {exc.kwargs.get('endpoint_url', 'the S3 endpoint')} "
             "(retried); check the network or --endpoint-url and run the command again"
         )
+    if isinstance(exc, ClientError):
+        return CloudError(f"{action}: {_refusal(exc.response.get('Error', {}), exc)}")
+    # s3transfer wraps S3's refusal in its own error: find the code again in its words.
+    code = next((code for code in _ADVICE if f"({code})" in str(exc)), None)
+    if isinstance(exc, S3UploadFailedError) and code:
+        return CloudError(f"{action}: {_ADVICE[code]}")
     if isinstance(exc, (ConnectionError, HTTPClientError, S3UploadFailedError)):
         return CloudError(
             f"{action}: the connection failed after retries ({exc}); nothing partial is "
             "visible in the bucket: run the command again"
         )
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return CloudError(f"{action}: {error.get('Code', 'error')}: {error.get('Message', exc)}")
     return CloudError(f"{action}: {exc}")
+
+
+def _refusal(error: dict[str, Any], exc: Exception) -> str:
+    code = str(error.get("Code", "error"))
+    return _ADVICE.get(code) or f"{code}: {error.get('Message', exc)}"
+
+
+# S3's refusals a user can act on, by error code: what is wrong and what to do.
+_ADVICE = {
+    "NoSuchBucket": "the bucket does not exist (or not in this account and region): check "
+    "--bucket, the AWS profile and the region",
+    "AccessDenied": "access denied: these credentials may not do this; check --bucket, the AWS "
+    "profile, and the role's permissions",
+    "AllAccessDisabled": "access to the bucket is disabled: check --bucket",
+    "InvalidAccessKeyId": "the AWS access key is not known: check the credentials or the profile",
+    "SignatureDoesNotMatch": "the AWS secret key does not match the access key: check the "
+    "credentials",
+    "ExpiredToken": "the AWS session has expired: sign in again (aws sso login, or new keys)",
+    "PermanentRedirect": "the bucket is in another region: set AWS_DEFAULT_REGION (or "
+    "--region) to the bucket's region",
+    "AuthorizationHeaderMalformed": "the bucket is in another region: set AWS_DEFAULT_REGION to "
+    "the bucket's region",
+    "NoSuchKey": "no such object in the bucket: check the key (an upload event's key, or "
+    "--source-key)",
+    "404": "not found (no such object, or no such bucket)",
+    "403": "access denied (the object or bucket is not accessible with these credentials)",
+}
 
 
 def normalise_prefix(prefix: str) -> str:
@@ -108,7 +139,26 @@ def existing_key(s3: S3Client, bucket: str, key: str) -> str:
 
 
 def download(s3: S3Client, bucket: str, key: str, path: str) -> None:
+    action = f"downloading s3://{bucket}/{key}"
     try:
         s3.download_file(bucket, key, path, Config=transfer_config())
     except Exception as exc:
-        raise explain(exc, f"downloading s3://{bucket}/{key}") from None
+        if _error_code(exc) in _NOT_FOUND:
+            # S3 answers a missing bucket and a missing key alike here: say which it is.
+            missing = "NoSuchBucket" if not bucket_exists(s3, bucket) else "NoSuchKey"
+            raise CloudError(f"{action}: {_ADVICE[missing]}") from None
+        raise explain(exc, action) from None
+
+
+def _error_code(exc: Exception) -> str | None:
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code")) if isinstance(response, dict) else None
+
+
+def bucket_exists(s3: S3Client, bucket: str) -> bool:
+    """False when S3 says the bucket does not exist; True otherwise (also when it cannot say)."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except Exception as exc:
+        return _error_code(exc) not in ("404", "NoSuchBucket")
+    return True

@@ -42,14 +42,20 @@ def bounded_int(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-def ratio(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is outside 0..1")
-    return value
+def share(*, zero: bool = True, one: bool = True) -> Callable[[str], float]:
+    """A share between 0 and 1; `zero` and `one` say whether the ends themselves are allowed."""
+    interval = f"{'[' if zero else '('}0, 1{']' if one else ')'}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (0.0 <= value <= 1.0) or (value == 0 and not zero) or (value == 1 and not one):
+            raise argparse.ArgumentTypeError(f"{value:g} is outside {interval}")
+        return value
+
+    return parse
 
 
 def class_tokens(values: Sequence[str] | None) -> list[str]:
@@ -87,10 +93,13 @@ def add_seed(parser: Arguments, help: str) -> None:
     )
 
 
-def add_train_ratio(parser: Arguments, default: float, help: str = "") -> None:
+def add_train_ratio(
+    parser: Arguments, default: float, help: str = "", *, one_list: bool = True
+) -> None:
+    """--train-ratio, above 0; 1 (one list, no validation) only where `one_list` allows it."""
     parser.add_argument(
         "--train-ratio",
-        type=ratio,
+        type=share(zero=False, one=one_list),
         default=default,
         metavar="R",
         help=_with_default(help, default),
@@ -144,30 +153,112 @@ def add_min_size(parser: Arguments, low: int, help: str) -> None:
 
 # --- S3 ------------------------------------------------------------------------------------------
 
+_ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL"
+
+
+def bucket_name(text: str) -> str:
+    """A bucket's name, refusing the other forms people paste (s3:// URLs, ARNs, bucket/prefix)
+    with the name they meant."""
+    import re
+
+    if re.fullmatch(r"\$(\w+|\{\w+\})", text):
+        return text  # a shell variable, for a command line written for a buildspec
+    name = text.strip()
+    for form in ("s3://", "arn:aws:s3:::", "https://", "http://"):
+        if name.lower().startswith(form):
+            name = name[len(form) :]
+            break
+    meant, _, key = name.strip("/").partition("/")
+    if name != text:
+        within = (
+            f" (the key part {key!r} is not used: channels go under --train-prefix and --validation-prefix)"
+            if key
+            else ""
+        )
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give the bucket's name alone: --bucket {meant}{within}"
+        )
+    if key:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give the bucket's name alone: --bucket {meant} (key prefixes are "
+            "--train-prefix, --validation-prefix and --raw-prefix)"
+        )
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", name):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an S3 bucket name (3-63 lower-case letters, digits, dots and "
+            "hyphens, starting and ending with a letter or digit)"
+        )
+    return name
+
+
+def endpoint_url(text: str) -> str:
+    """An http(s) URL; `localhost:5000` gets the form it needs."""
+    from urllib.parse import urlsplit
+
+    source = f" (from ${_ENDPOINT_VARIABLE})" if text == os.environ.get(_ENDPOINT_VARIABLE) else ""
+    if "://" not in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}{source} is not a URL: give its scheme, e.g. http://{text}"
+        )
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}{source} is not an http:// or https:// URL with a host"
+        )
+    return text
+
+
+def key_prefix(text: str) -> str:
+    """A key prefix inside the bucket, refusing an s3:// URL in its place."""
+    if "://" in text or text.lower().startswith("arn:"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give the key prefix inside the bucket alone, e.g. train/ (the bucket is "
+            "--bucket)"
+        )
+    return text
+
+
+def object_key(text: str) -> str:
+    """An object key inside the bucket, refusing an s3:// URL in its place."""
+    if text.lower().startswith("s3://"):
+        _, _, key = text[5:].partition("/")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give the key inside the bucket alone: {key or 'raw/birds.zip'} "
+            "(the bucket is --bucket)"
+        )
+    return text
+
 
 def add_endpoint_url(parser: Arguments, help: str) -> None:
     parser.add_argument(
         "--endpoint-url",
-        default=os.environ.get("AWS_ENDPOINT_URL"),
-        help=_with_default(help, "$AWS_ENDPOINT_URL or AWS"),
+        type=endpoint_url,
+        default=os.environ.get(_ENDPOINT_VARIABLE) or None,
+        metavar="URL",
+        help=_with_default(help, f"${_ENDPOINT_VARIABLE} or AWS"),
     )
 
 
 def add_bucket_options(parser: Arguments) -> None:
     """The workshop bucket and its layout, as `recpack upload` and `recpack pipeline` take them."""
-    parser.add_argument("--bucket", required=True, help="the workshop bucket")
+    parser.add_argument(
+        "--bucket", required=True, type=bucket_name, help="the workshop bucket's name"
+    )
     parser.add_argument(
         "--train-prefix",
+        type=key_prefix,
         default=defaults.TRAIN_PREFIX,
         help=_with_default("train channel prefix", defaults.TRAIN_PREFIX),
     )
     parser.add_argument(
         "--validation-prefix",
+        type=key_prefix,
         default=defaults.VALIDATION_PREFIX,
         help=_with_default("validation channel prefix", defaults.VALIDATION_PREFIX),
     )
     parser.add_argument(
         "--manifest-key",
+        type=object_key,
         default=defaults.MANIFEST_KEY,
         help=_with_default("manifest object key", defaults.MANIFEST_KEY),
     )
@@ -175,4 +266,4 @@ def add_bucket_options(parser: Arguments) -> None:
 
 
 def add_source_key(parser: Arguments, help: str) -> None:
-    parser.add_argument("--source-key", default="", help=help)
+    parser.add_argument("--source-key", type=object_key, default="", help=help)

@@ -26,9 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--out",
-        default=defaults.EXPLORE_OUT,
         metavar="DIR",
-        help=f"folder for index.html and its figures (default: ./{defaults.EXPLORE_OUT})",
+        help="folder for index.html and its figures: a new or empty one, or an earlier report "
+        f"(default: ./{defaults.EXPLORE_OUT}, refused when that is inside ROOT)",
     )
     add_min_size(parser, 1, "training shape side: images with a smaller side are flagged")
     parser.add_argument(
@@ -62,9 +62,10 @@ def run(args: argparse.Namespace) -> int:
     from ..explore.report import REPORT_NAME, explore
     from ..explore.summary import summary_lines
 
+    out = args.out or defaults.EXPLORE_OUT
     exploration = explore(
         args.root,
-        args.out,
+        out,
         min_size=args.min_size,
         min_per_class=args.min_per_class,
         samples=args.samples,
@@ -72,10 +73,11 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         exts=args.exts,
         classes=class_tokens(args.classes),
+        out_chosen=args.out is not None,
     )
     for message in exploration.dataset.warnings:
         warn(message)
     for line in summary_lines(exploration):
         print(line)
-    print(f"report: {os.path.join(args.out, REPORT_NAME)}")
+    print(f"report: {os.path.join(out, REPORT_NAME)}")
     return EXIT_OK

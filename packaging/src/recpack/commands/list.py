@@ -13,7 +13,7 @@ from ..cli.options import (
     add_train_ratio,
     bounded_int,
     class_tokens,
-    ratio,
+    share,
 )
 from ..cli.output import warn
 from ..errors import EXIT_OK
@@ -33,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "root", metavar="ROOT", help="folder holding the images (paths in lists are relative to it)"
     )
     add_list_options(parser.add_argument_group("listing options (im2rec names)"))
+    parser.add_argument(
+        "--allow-single-class",
+        action="store_true",
+        help="list a dataset of one class (a test set that is not trained on); training needs "
+        "at least 2 classes, so this is refused otherwise",
+    )
 
 
 def add_list_options(group: Arguments) -> None:
@@ -44,7 +50,7 @@ def add_list_options(group: Arguments) -> None:
     )
     group.add_argument(
         "--test-ratio",
-        type=ratio,
+        type=share(one=False),
         default=defaults.TEST_RATIO,
         metavar="R",
         help=f"share for PREFIX_test.lst (default: {defaults.TEST_RATIO:g})",
@@ -98,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         chunks=args.chunks,
         official=args.split == "official",
     )
-    outcome = write_lists(args.prefix, dataset, options)
+    outcome = write_lists(args.prefix, dataset, options, allow_single_class=args.allow_single_class)
     for message in outcome.warnings:
         warn(message)
     print(outcome.describe())

@@ -7,7 +7,7 @@ import os
 from typing import TYPE_CHECKING
 
 from .. import defaults
-from ..cli.options import add_quality, add_resize, add_workers
+from ..cli.options import add_min_size, add_quality, add_resize, add_workers
 from ..cli.output import warn
 from ..errors import EXIT_OK
 
@@ -56,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="skip",
         help="bad images: 'skip' names them and goes on (default); 'fail' stops with no output",
     )
+    add_min_size(
+        group,
+        0,
+        "warn about packed images smaller than this on a side, the training image_shape; "
+        "0: no check",
+    )
     group.add_argument(
         "--engine",
         choices=["recpack", "im2rec"],
@@ -91,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         pack_label=args.pack_label,
         fail_fast=args.on_error == "fail",
+        min_side=args.min_size,
         warn=warn,
     )
     skipped = sum(len(r.skipped) for r in results)

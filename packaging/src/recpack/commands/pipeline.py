@@ -20,6 +20,7 @@ from ..cli.options import (
     add_train_ratio,
     add_workers,
     class_tokens,
+    key_prefix,
 )
 from ..cli.output import PROG, warn
 from ..cli.registry import name_of
@@ -41,10 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_key(parser, "archive key (default: the newest archive under --raw-prefix)")
     parser.add_argument(
         "--raw-prefix",
+        type=key_prefix,
         default=defaults.RAW_PREFIX,
         help=f"where raw archives are uploaded (default: {defaults.RAW_PREFIX})",
     )
-    add_train_ratio(parser, defaults.PIPELINE_TRAIN_RATIO)
+    add_train_ratio(
+        parser,
+        defaults.PIPELINE_TRAIN_RATIO,
+        "share of each class for training; the rest is the validation channel",
+        one_list=False,
+    )
     add_resize(parser, defaults.PIPELINE_RESIZE)
     add_quality(parser)
     add_classes(parser, "only these classes")
@@ -53,7 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--work-dir",
         default=defaults.PIPELINE_WORK_DIR,
-        help=f"scratch folder, emptied first (default: ./{defaults.PIPELINE_WORK_DIR})",
+        help="scratch folder: a new or empty one, or one an earlier run made (recpack marks "
+        "it and clears only what it wrote there); a folder holding other files is refused "
+        f"(default: ./{defaults.PIPELINE_WORK_DIR})",
     )
 
 

@@ -6,6 +6,7 @@ import glob
 import os
 from dataclasses import dataclass, field
 
+from ..errors import DatasetError
 from ..files.atomic import AtomicOutputs
 from ..format import labelmap
 from ..format.lst import ListEntry, write_list
@@ -13,6 +14,7 @@ from .model import Dataset
 from .split import SplitOptions, split, split_name, split_names
 
 _SHOWN_CLASSES = 20
+_SHOWN_EMPTY = 5
 _FIXED_COLUMNS = ["label", "class_id", "name"]
 
 
@@ -62,6 +64,14 @@ def label_map_rows(
     return header, rows
 
 
+def _check_prefix(prefix: str) -> None:
+    if not os.path.basename(prefix):
+        raise DatasetError(
+            f"PREFIX {prefix!r} names a folder, not a file name prefix: give one such as "
+            f"{os.path.join(prefix, 'birds')}"
+        )
+
+
 def _empty_split_warnings(header: list[str], rows: list[list[str]]) -> list[str]:
     warnings = []
     split_columns = header[len(_FIXED_COLUMNS) :]
@@ -78,13 +88,56 @@ def _empty_split_warnings(header: list[str], rows: list[list[str]]) -> list[str]
     return warnings
 
 
-def write_lists(prefix: str, dataset: Dataset, options: SplitOptions) -> ListOutcome:
+def check_trainable(
+    dataset: Dataset, header: list[str], rows: list[list[str]], allow_single_class: bool
+) -> None:
+    """Refuse lists the training job would fail on or learn nothing from, before any GPU time is
+    paid for: fewer than two classes, or a class with no image in the train list."""
+    if len(dataset.classes) < 2 and not allow_single_class:
+        only = dataset.classes[0] if dataset.classes else None
+        named = f" ({only.class_id}: {only.name})" if only and only.name != only.class_id else ""
+        raise DatasetError(
+            f"only one class{named} under ROOT {dataset.root!r}: training needs at least 2 "
+            "(num_classes >= 2); add class folders or choose more with --classes (for a test set "
+            "that is not trained on: 'recpack list --allow-single-class')"
+        )
+    if "train" not in header:
+        return
+    column = header.index("train")
+    untrained = [row for row in rows if row[column] == "0"]
+    if untrained:
+        shown = ", ".join(
+            f"{row[1]} ({row[2]})" if row[2] != row[1] else row[1]
+            for row in untrained[:_SHOWN_EMPTY]
+        )
+        more = f" and {len(untrained) - _SHOWN_EMPTY} more" if len(untrained) > _SHOWN_EMPTY else ""
+        raise DatasetError(
+            f"{len(untrained)} of {len(rows)} classes would have no image in the train list: "
+            f"{shown}{more}; the model cannot learn a class it never sees: add images to them, "
+            "raise --train-ratio, or leave them out with --classes"
+        )
+
+
+def write_lists(
+    prefix: str, dataset: Dataset, options: SplitOptions, *, allow_single_class: bool = False
+) -> ListOutcome:
+    """The lists and label map of `dataset` at PREFIX, all or nothing. Refuses (DatasetError) lists
+    that cannot train: fewer than two classes unless `allow_single_class`, or a class left without
+    a training image."""
+    _check_prefix(prefix)
     splits = split(dataset, options)
     header, rows = label_map_rows(dataset, splits)
+    check_trainable(dataset, header, rows, allow_single_class)
     warnings = _empty_split_warnings(header, rows)
     written: dict[str, int] = {}
     label_map = prefix + labelmap.SUFFIX
-    os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+    folder = os.path.dirname(os.path.abspath(prefix))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(
+            f"PREFIX {prefix!r}: cannot create its folder {folder}: {exc.strerror or exc}"
+        ) from None
     with AtomicOutputs() as outputs:
         for suffix, entries in splits.items():
             path = prefix + suffix + ".lst"

@@ -26,7 +26,7 @@ def read_pairs(path: str, what: tuple[str, str]) -> list[tuple[str, str, int]]:
     """(first, rest, line number) for each non-blank line of a space-separated metadata file."""
     pairs = []
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # a byte order mark from a Windows editor
             for line_no, line in enumerate(f, 1):
                 text = line.strip()
                 if not text:

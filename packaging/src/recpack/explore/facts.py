@@ -15,6 +15,7 @@ from typing import Protocol
 from PIL import Image, ImageOps
 
 from ..dataset.model import ClassInfo, Dataset, ListedImage, by_label
+from ..image.faults import fault_of
 from ..image.transform import opencv_orientation
 
 THUMBNAIL_DIR = "thumbnails"
@@ -108,6 +109,9 @@ def read_header(full_path: str, facts: ImageFacts) -> ImageFacts:
                 facts.format, facts.mode = image.format, image.mode
                 orientation = opencv_orientation(image)
     except Exception as exc:  # any decoder failure is the file's problem, reported per file
+        fault = fault_of(exc, full_path) if isinstance(exc, OSError) else None
+        if fault is not None:
+            raise fault from None  # the machine's (a vanished folder, EMFILE, EIO): stop
         facts.error = describe_error(exc)
         return facts
     if orientation in _TRANSPOSED_ORIENTATIONS:

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from .. import defaults
 from ..dataset.discovery import discover
 from ..errors import ExploreError
+from ..files.ownership import claim_folder
 from .facts import Bar, Exploration, Progress, read_headers, write_thumbnails
 from .figures import require_matplotlib, write_figures
 from .page import render_html
@@ -29,13 +30,19 @@ def _tqdm(*, total: int, desc: str, unit: str) -> AbstractContextManager[Bar]:
     return tqdm(total=total, desc=desc, unit=unit, disable=None, file=sys.stderr, leave=False)
 
 
-def _make_out_dir(out_dir: str) -> None:
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ExploreError(f"--out {out_dir!r} exists and is not a folder")
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-    except OSError as exc:
-        raise ExploreError(f"--out {out_dir!r}: cannot create the folder: {exc.strerror}") from None
+def _inside(path: str, folder: str) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _check_out_dir(root: str, out_dir: str, chosen: bool) -> None:
+    """The default report folder must not land inside ROOT, where it would be packed as a class;
+    a folder the user names there is the user's choice (it is marked, so listing skips it)."""
+    if not chosen and _inside(out_dir, root):
+        raise ExploreError(
+            f"the report would be written inside ROOT {root!r} (default --out "
+            f"{defaults.EXPLORE_OUT}); pass --out DIR with a folder outside ROOT"
+        )
 
 
 def explore(
@@ -50,12 +57,16 @@ def explore(
     exts: Sequence[str] | None = None,
     classes: Sequence[str] = (),
     progress: Progress | None = None,
+    out_chosen: bool = True,
 ) -> Exploration:
-    """Read every header under ROOT, write the report into `out_dir`, return what was found."""
+    """Read every header under ROOT, write the report into `out_dir`, return what was found.
+    `out_dir` must be new, empty or an earlier report; with `out_chosen` False (the command's
+    default folder) it must also lie outside ROOT."""
     require_matplotlib()  # before the long header pass
     progress = progress or _tqdm
+    _check_out_dir(root, out_dir, out_chosen)
     dataset = discover(root, exts or defaults.IMAGE_EXTENSIONS, classes)
-    _make_out_dir(out_dir)
+    claim_folder(out_dir, "explore report", "--out")
     exploration = Exploration(dataset, read_headers(dataset, progress), min_size, min_per_class)
     if samples:
         write_thumbnails(exploration, out_dir, samples, thumbnail_size, seed, progress)

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import IO, Any, Literal, TypeVar, overload
 
+from .ownership import TEMPORARY_MARK as _TMP_MARK
 from .uncached import UncachedWriter
 
-_TMP_MARK = ".recpack-tmp."
 _Handle = TypeVar("_Handle", IO[Any], UncachedWriter)
 
 

@@ -72,7 +72,8 @@ def parse_list(path: str | os.PathLike[str]) -> list[ListEntry]:
 
 def _read_lines(path: str) -> list[str]:
     try:
-        with open(path, encoding="utf-8", newline="") as f:
+        # utf-8-sig: a list saved by a Windows editor starts with a byte order mark.
+        with open(path, encoding="utf-8-sig", newline="") as f:
             return f.read().splitlines()
     except UnicodeDecodeError as exc:
         raise ListFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None

@@ -7,8 +7,9 @@ uses SIMD, OpenCV's wheel does not) and reproduce OpenCV's geometry and colour h
 - 16-bit samples keep their high byte;
 - --center-crop takes the centre square, margin (long - short) // 2;
 - --resize N makes the shorter side N and the longer floor(N * long / short), from the full size.
-A JPEG whose output is smaller than itself is decoded at 1/8, 1/4, 3/8 or 1/2 scale (DCT scaling), the
-smallest that still covers the output, so most of the decoding work is never done.
+A JPEG whose output is smaller than itself is decoded at 1/8, 1/4 or 1/2 scale (DCT scaling), the
+smallest that still covers the output with some headroom, so most of the decoding work is never done;
+OpenCV's cubic interpolation takes it the rest of the way (see resample()).
 
 JPEGs are decoded by libjpeg-turbo through simplejpeg rather than Pillow: the same library and the same
 pixels, but it reports libjpeg's warnings, which Pillow silences. A warning while decoding the scan
@@ -20,16 +21,19 @@ from __future__ import annotations
 import io
 import os
 import stat
+import sys
 import warnings
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import RecpackError
+from .faults import fault_of, image_reason
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import numpy as np
     from PIL import Image, ImageFile
 
 T = TypeVar("T")
@@ -65,6 +69,10 @@ def _pil() -> ModuleType:
 def preload() -> None:
     """Import Pillow, its format plugins and the JPEG decoder now (a worker does it while the parent
     reads the lists)."""
+    if "numpy" not in sys.modules:
+        # A worker never multiplies matrices: without this, numpy (simplejpeg's dependency) starts
+        # an OpenBLAS thread per core on import, ~40% of its import time (~50 ms a worker).
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     _pil().preinit()
     _jpeg_codec()
 
@@ -80,6 +88,21 @@ def _jpeg_codec() -> ModuleType:
 
         _SIMPLEJPEG = simplejpeg
     return _SIMPLEJPEG
+
+
+_OPENCV = None
+
+
+def _opencv() -> ModuleType:
+    """OpenCV (cv2), imported on first resize after a DCT-scaled decode (~20 ms; pass-through never
+    needs it), and kept to the calling thread: two workers already use both cores."""
+    global _OPENCV
+    if _OPENCV is None:
+        import cv2
+
+        cv2.setNumThreads(0)
+        _OPENCV = cv2
+    return _OPENCV
 
 
 _WHOLE_FILE_READ_MAX = 16 << 20
@@ -200,12 +223,6 @@ def _open(path: str) -> tuple[ImageFile.ImageFile, int]:
         image.decodermaxblock = min(max(size, image.decodermaxblock), _WHOLE_FILE_READ_MAX)
     except BadImage:
         raise
-    except FileNotFoundError:
-        raise BadImage("file not found") from None
-    except IsADirectoryError:
-        raise BadImage("is a folder, not a file") from None
-    except PermissionError:
-        raise BadImage("permission denied") from None
     except Image.DecompressionBombError as exc:
         raise BadImage(f"too many pixels (decompression bomb guard): {exc}") from None
     except Image.DecompressionBombWarning as exc:
@@ -213,8 +230,14 @@ def _open(path: str) -> tuple[ImageFile.ImageFile, int]:
     except Image.UnidentifiedImageError:
         raise BadImage(_unidentified_reason(path)) from None
     except OSError as exc:
-        raise BadImage(f"cannot read: {exc.strerror or exc}") from None
+        raise unreadable(exc, path) from None
     return image, size
+
+
+def unreadable(exc: OSError, path: str) -> RecpackError:
+    """What an OSError reading `path` means: EnvironmentFault when the machine failed (the run
+    stops), else BadImage with the reason (the image is skipped)."""
+    return fault_of(exc, path) or BadImage(image_reason(exc))
 
 
 # --- JPEG ----------------------------------------------------------------------------------------
@@ -392,7 +415,7 @@ def _read_whole(path: str) -> bytes:
         with open(path, "rb", buffering=0) as f:
             return f.readall()
     except OSError as exc:
-        raise BadImage(f"cannot read: {exc.strerror or exc}") from None
+        raise unreadable(exc, path) from None
 
 
 def _decode_jpeg(
@@ -403,6 +426,14 @@ def _decode_jpeg(
     pixels are intact (an unknown JFIF version, say), or a size the decoder disagrees about.
     Raises BadImage for damaged or undecodable data. Only 8-bit DCT-coded frames come here:
     simplejpeg 1.9 writes a lossless frame's full-size output into a buffer sized for the scaled one."""
+    decoded = _decode_jpeg_pixels(data, frame, size, colour, eighths)
+    return None if decoded is None else _picture_of(*decoded)
+
+
+def _decode_jpeg_pixels(
+    data: bytes, frame: JpegFrame, size: tuple[int, int], colour: int, eighths: int
+) -> tuple[np.ndarray, str] | None:
+    """_decode_jpeg()'s pixels as the decoder left them, and their layout (RGBX, GRAY or CMYK)."""
     codec = _jpeg_codec()
     source = frame.without_junk(data) if frame.junk else data
     if frame.components == 4:
@@ -420,11 +451,17 @@ def _decode_jpeg(
         return None
     if pixels.shape[1::-1] != expected:
         return None
+    return pixels, pixel_format
+
+
+def _picture_of(pixels: np.ndarray, pixel_format: str) -> Image.Image:
+    """The decoder's pixels as a Pillow image: RGBX and GRAY without a copy."""
     Image = _pil()
+    size = pixels.shape[1::-1]
     if pixel_format == "CMYK":
-        return Image.frombuffer("CMYK", expected, pixels, "raw", "CMYK;I", 0, 1)
+        return Image.frombuffer("CMYK", size, pixels, "raw", "CMYK;I", 0, 1)
     mode = "L" if pixel_format == "GRAY" else "RGBX"
-    return Image.frombuffer(mode, expected, pixels, "raw", mode, 0, 1)
+    return Image.frombuffer(mode, size, pixels, "raw", mode, 0, 1)
 
 
 def _jpeg_failure(
@@ -453,6 +490,8 @@ def _load(image: Image.Image) -> None:
     except Image.DecompressionBombWarning as exc:
         raise BadImage(f"too many pixels (decompression bomb guard): {exc}") from None
     except OSError as exc:
+        if exc.errno is not None:  # the file's read failed, not the decoder
+            raise unreadable(exc, getattr(image, "filename", "") or "an image") from None
         text = str(exc)
         if "truncated" in text or "broken data stream" in text or "premature end" in text.lower():
             raise BadImage(f"truncated image data ({text})") from None
@@ -471,55 +510,69 @@ def _encode(image: Image.Image, options: PackOptions) -> bytes:
 
 
 def _draft(image: ImageFile.ImageFile, mode: str, eighths: int) -> float:
-    """Have libjpeg-turbo decode at eighths/8 of the size (DCT scaling: most of the inverse DCT, colour
-    conversion and upsampling never done); returns the scale set up. Pillow's draft() offers 1/8, 1/4
-    and 1/2; 3/8, which suits a ~1 MP photo packed at 256 px, is set up from what draft() prepared for
-    1/2 by asking libjpeg for 1/3 (it rounds up to 3/8), only when that is what we expect to see.
-    A decoder that disagrees about the size fails to load, and transform() then does it the plain way."""
+    """Have libjpeg-turbo decode at eighths/8 (1, 2, 4 or 8) of the size through Pillow's draft() (DCT
+    scaling: most of the inverse DCT, colour conversion and upsampling never done); returns the scale
+    set up."""
     width, height = image.size
     if eighths >= 8:
         image.draft(mode, None)  # full size, but still the decoder's own colour conversion
         return 1.0
-    divisor = {1: 8, 2: 4, 3: 2, 4: 2}[eighths]
+    divisor = 8 // eighths
     drafted = image.draft(mode, (max(1, width // divisor), max(1, height // divisor)))
     if drafted is None or drafted[1] is None:
         return 1.0
-    scale = 1 / round(width / drafted[1][2])
-    if (
-        eighths == 3
-        and scale == 0.5
-        and getattr(image, "decoderconfig", None) == (2, 0)
-        and len(image.tile) == 1
-        and tuple(image.tile[0][1]) == (0, 0, *image.size)  # type: ignore[arg-type]  # JPEG tiles have extents
-    ):
-        size = (-(-width * 3 // 8), -(-height * 3 // 8))  # libjpeg's output size: ceil(3/8 of it)
-        tile = image.tile[0]
-        # Tile entries are named tuples in Pillow 11+, plain tuples before: build either the same way.
-        fields = (tile[0], (0, 0, *size), *tuple(tile)[2:])
-        new_tile = type(tile)(*fields) if hasattr(tile, "_fields") else fields  # type: ignore[arg-type]
-        image.decoderconfig = (3, 0)
-        image._size = size
-        image.tile = [new_tile]  # type: ignore[list-item]
-        return 3 / 8
-    return scale
+    return 1 / round(width / drafted[1][2])
 
 
 def resample(
-    picture: Image.Image, target: tuple[int, int], box: tuple[float, float, float, float]
+    picture: Image.Image,
+    target: tuple[int, int],
+    box: tuple[float, float, float, float],
+    dct_scaled: bool = False,
+    pixels: np.ndarray | None = None,
 ) -> Image.Image:
-    """`box` of `picture` resized to `target`.
-    - A shrink, after a full-size or a DCT-scaled decode, is Lanczos: the full-resolution resize that
-      im2rec's output is compared with. im2rec's own bilinear from full size keeps fine detail just
-      below the output's resolution limit (stripes, barbs, star pairs) sharp; the nearest pixel (which
-      shifts it) and Pillow's bilinear or bicubic (which blur it) ended up 2 to 11 dB further from
-      the ideal than im2rec on such detail (docs/benchmarks.md). A shrink by more than 3 first
-      averages whole blocks (reducing_gap), which Pillow documents as indistinguishable in most cases.
+    """`box` of `picture` resized to `target`. `pixels`, when given, are `picture`'s own memory.
+    - A shrink after a DCT-scaled JPEG decode (dct_scaled) is OpenCV's cubic interpolation at the
+      exact scale. The reduced-size inverse DCT has already removed the detail the decoded picture
+      cannot hold; what is left to do is to sample it at the output's positions without blurring the
+      detail just below the output's resolution limit (stripes, barbs, star pairs), as a full-size
+      Lanczos resize keeps it. Cubic interpolation does that at a fraction of Lanczos' cost; the
+      nearest pixel shifts such detail and bilinear or antialiased filters blur it, 2 to 11 dB further
+      from the ideal than im2rec.py's own output (docs/benchmarks.md).
+    - Any other shrink (full-size decodes: CUB-200's ~500x375, PNGs; a crop at a fraction of a
+      decoded pixel) is Lanczos; by more than 3, whole blocks are averaged first (reducing_gap).
     - Enlarging, or enlarging one way, is bilinear, as im2rec does it."""
     Image = _pil()
     width_ratio, height_ratio = target[0] / (box[2] - box[0]), target[1] / (box[3] - box[1])
-    if max(width_ratio, height_ratio) <= 1:
-        return picture.resize(target, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
-    return picture.resize(target, Image.Resampling.BILINEAR, box=box)
+    if max(width_ratio, height_ratio) > 1:
+        return picture.resize(target, Image.Resampling.BILINEAR, box=box)
+    if dct_scaled and box[0] == int(box[0]) and box[1] == int(box[1]):
+        if pixels is None:
+            import numpy
+
+            pixels = numpy.asarray(picture)
+        return _cubic_shrink(pixels, target, box)
+    return picture.resize(target, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+
+
+def _cubic_shrink(
+    pixels: np.ndarray, target: tuple[int, int], box: tuple[float, float, float, float]
+) -> Image.Image:
+    """`box` of `pixels` (whole-pixel left and top) resized to `target` by cubic interpolation.
+    cv2.resize is given the scale rather than the output size: a decoded picture usually ends in a
+    fraction of a pixel (libjpeg rounds its size up), and sizing by whole pixels would stretch the
+    output by up to that fraction, which costs up to 8 dB on stripes near the resolution limit.
+    Outside the box, OpenCV repeats the edge pixels, as im2rec.py resizes a crop."""
+    cv2 = _opencv()
+    left, top = int(box[0]), int(box[1])
+    right, bottom = -(-box[2] // 1), -(-box[3] // 1)
+    source = pixels[top : int(bottom), left : int(right)]
+    scale_x, scale_y = target[0] / (box[2] - box[0]), target[1] / (box[3] - box[1])
+    # The output covers the whole source (at least `target`, maybe a pixel more): keep `target`.
+    out = cv2.resize(source, None, fx=scale_x, fy=scale_y, interpolation=cv2.INTER_CUBIC)
+    channels = 1 if out.ndim == 2 else out.shape[2]
+    mode = {1: "L", 3: "RGB", 4: "RGBX"}[channels]
+    return _pil().frombuffer(mode, target, out, "raw", mode, out.strides[0], 1)
 
 
 # Decoded size / output size a DCT-scaled decode keeps at least. libjpeg's reduced-size IDCT keeps
@@ -529,17 +582,16 @@ def resample(
 DCT_HEADROOM = 1.1
 
 
-def dct_eighths(
-    width: int, height: int, target: tuple[int, int], three_eighths: bool = True
-) -> int:
-    """The smallest DCT scale, in eighths, at which a width x height region is at least DCT_HEADROOM
-    times `target`: never upscale what im2rec downscales. 8 (full size) when 1/2 is not that large."""
+def dct_eighths(width: int, height: int, target: tuple[int, int]) -> int:
+    """The smallest DCT scale, in eighths (1/8, 1/4 or 1/2), at which a width x height region is at
+    least DCT_HEADROOM times `target`: never upscale what im2rec downscales. 8 (full size) when 1/2 is
+    not that large. Not 3/8: libjpeg-turbo has no SIMD inverse DCT for it, so it decodes slower than
+    1/2, and cubic interpolation after it was up to 0.4 dB further from the ideal on stripes."""
     return next(
         (
             n
-            for n in (1, 2, 3, 4)
-            if (n != 3 or three_eighths)
-            and width * n // 8 >= target[0] * DCT_HEADROOM
+            for n in (1, 2, 4)
+            if width * n // 8 >= target[0] * DCT_HEADROOM
             and height * n // 8 >= target[1] * DCT_HEADROOM
         ),
         8,
@@ -570,21 +622,42 @@ def _transform(path: str, options: PackOptions) -> tuple[bytes, int, int]:
     with image:
         width, height = image.size
         orientation = opencv_orientation(image) if options.color != -1 else 1
-        upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+        turned = orientation in (5, 6, 7, 8)
+        upright = (height, width) if turned else (width, height)
         target = output_size(*upright, options)
         crop = _center_crop_box(*upright) if options.center_crop else (0, 0, *upright)
-        picture, scale = _decoded(path, image, options, crop, target)
+        # Cropped and resized as stored, then turned upright: the turn moves only the output's pixels.
+        stored_crop = _stored_box(crop, (width, height), orientation)
+        stored_target = target[::-1] if turned else target
+        decoded, scale, pixels = _decoded(path, image, options, stored_crop, stored_target)
+        picture = _convert_colour(decoded, options.color, options.encoding)
+        if options.resize:
+            left, top, right, bottom = stored_crop
+            box = (left * scale, top * scale, right * scale, bottom * scale)
+            if box != (0, 0, *picture.size) or picture.size != stored_target:
+                own = pixels if picture is decoded else None
+                picture = resample(picture, stored_target, box, scale < 1, own)
+        elif options.center_crop:
+            picture = picture.crop(stored_crop)
         if orientation in _TRANSPOSE_FOR_ORIENTATION:
             picture = picture.transpose(_TRANSPOSE_FOR_ORIENTATION[orientation])
-        picture = _convert_colour(picture, options.color, options.encoding)
-        if options.resize:
-            box = (crop[0] * scale, crop[1] * scale, crop[2] * scale, crop[3] * scale)
-            if box != (0, 0, *picture.size) or picture.size != target:
-                picture = resample(picture, target, box)
-        elif options.center_crop:
-            picture = picture.crop(crop)
         data = _encode(picture, options)
         return data, picture.size[0], picture.size[1]
+
+
+def _stored_box(
+    box: tuple[int, int, int, int], size: tuple[int, int], orientation: int
+) -> tuple[int, int, int, int]:
+    """`box` of the upright picture as the same region of the stored one, which is `size` and turned
+    upright by EXIF `orientation` (2-8 as in _TRANSPOSE_FOR_ORIENTATION)."""
+    left, top, right, bottom = box
+    if orientation in (5, 6, 7, 8):  # a quarter turn: upright x runs along stored y
+        left, top, right, bottom = top, left, bottom, right
+    if orientation in (2, 3, 7, 8):  # mirrored left to right, as stored
+        left, right = size[0] - right, size[0] - left
+    if orientation in (3, 4, 6, 7):  # mirrored top to bottom
+        top, bottom = size[1] - bottom, size[1] - top
+    return left, top, right, bottom
 
 
 def _decoded(
@@ -593,9 +666,10 @@ def _decoded(
     options: PackOptions,
     crop: tuple[int, int, int, int],
     target: tuple[int, int],
-) -> tuple[Image.Image, float]:
+) -> tuple[Image.Image, float, np.ndarray | None]:
     """The picture, decoded at the smallest DCT scale that still covers `target` for an 8-bit DCT
-    JPEG (full size for everything else), and that scale (decoded size / file size)."""
+    JPEG (full size for everything else), that scale (decoded size / file size), and the decoder's
+    pixels when they are the picture's memory (for OpenCV to read without a copy)."""
     eighths = 8
     if image.format in ("JPEG", "MPO"):
         data = _read_whole(path)
@@ -606,15 +680,16 @@ def _decoded(
         if frame.scalable and options.color != -1:
             eighths = dct_eighths(crop[2] - crop[0], crop[3] - crop[1], target)
         if frame.scalable:
-            picture = _decode_jpeg(data, frame, image.size, options.color, eighths)
-            if picture is not None:
-                return picture, eighths / 8
+            decoded = _decode_jpeg_pixels(data, frame, image.size, options.color, eighths)
+            if decoded is not None:
+                pixels, pixel_format = decoded
+                own = pixels if pixel_format != "CMYK" else None
+                return _picture_of(pixels, pixel_format), eighths / 8, own
     scale = 1.0
     if eighths < 8:  # Pillow decodes what libjpeg warned about in its header: draft()'s own scales
-        eighths = dct_eighths(crop[2] - crop[0], crop[3] - crop[1], target, three_eighths=False)
         scale = _draft(image, "L" if options.color == 0 else "RGB", eighths)
     _load(image)
-    return image, scale
+    return image, scale, None
 
 
 def _looks_complete(data: bytes, image_format: str | None) -> bool:
@@ -636,7 +711,7 @@ def _pass_through(path: str, options: PackOptions | None = None) -> tuple[bytes,
         with open(path, "rb") as f:
             data = f.read()
     except OSError as exc:
-        raise BadImage(f"cannot read: {exc.strerror}") from None
+        raise unreadable(exc, path) from None
     if not _looks_complete(data, image_format):
         # No end marker where one is expected: decode it fully to tell truncation from trailing bytes.
         with _pil().open(io.BytesIO(data)) as probe:
@@ -667,7 +742,7 @@ def _check_pass_through(path: str) -> tuple[int, int]:
             f.seek(max(0, size - _TAIL))
             tail = f.read()
     except OSError as exc:
-        raise BadImage(f"cannot read: {exc.strerror}") from None
+        raise unreadable(exc, path) from None
     if not _looks_complete(tail, image_format):
         _pass_through(path)  # the whole check: raises BadImage for a truncated file
     return width, height

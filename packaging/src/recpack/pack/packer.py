@@ -17,11 +17,13 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from contextlib import AbstractContextManager, closing, nullcontext
 from typing import IO, TYPE_CHECKING, Any, overload
 
-from ..errors import PackFailed
+from .. import defaults
+from ..errors import EnvironmentFault, PackFailed
 from ..files.atomic import AtomicOutputs
 from ..files.uncached import UncachedWriter
 from ..format.lst import ListEntry, parse_list
 from ..format.recordio import Piece
+from ..image.faults import MISSING
 from ..image.transform import PackOptions
 from .results import ImageResult, Kind, ListResult, Skipped
 from .workers import (
@@ -207,13 +209,67 @@ def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+MISSING_AT_START = 20  # this many missing images in a row from the start: ROOT is wrong
+
+
+class _MissingWatch:
+    """Stops a run whose first images are all missing (the first MISSING_AT_START, or all when the
+    list is shorter): ROOT or the list is wrong, and a line per image would bury the one cause.
+    Until an image is found, the warnings about missing ones wait here, so a wrong ROOT prints
+    only the error."""
+
+    def __init__(self, list_path: str, root: str, total: int, warn: Callable[[str], None]) -> None:
+        self.list_path = list_path
+        self.root = root
+        self.total = total
+        self.warn = warn
+        self.needed = min(MISSING_AT_START, total)
+        self.held: list[str] | None = []  # None once an image was found: watching is over
+        self.first = ""
+
+    def see(self, entry: ListEntry, image: ImageResult) -> None:
+        if self.held is None:
+            return
+        if image.kind is not Kind.SKIPPED or image.reason != MISSING:
+            self.release()
+            return
+        self.first = self.first or os.path.join(os.path.abspath(self.root), entry.path)
+        if len(self.held) + 1 == self.needed:
+            which = "all" if self.needed == self.total else "the first"
+            raise PackFailed(
+                f"{which} {self.needed} images of {self.list_path} are missing under ROOT "
+                f"{self.root!r} (the first: {self.first}); is ROOT the folder the list's paths "
+                "are relative to? No output was written"
+            )
+
+    def say(self, message: str) -> None:
+        """A warning, held while every image so far was missing."""
+        if self.held is None:
+            self.warn(message)
+        else:
+            self.held.append(message)
+
+    def release(self) -> None:
+        for message in self.held or ():
+            self.warn(message)
+        self.held = None
+
+
 class _ListPacker:
     """Packs the lists of one run into its outputs, one after another, and remembers what it was
     writing in case the system refuses (a full disk, a read-only folder)."""
 
     def __init__(
-        self, options: PackOptions, workers: int, fail_fast: bool, warn: Callable[[str], None]
+        self,
+        root: str,
+        options: PackOptions,
+        workers: int,
+        fail_fast: bool,
+        warn: Callable[[str], None],
+        training_side: int,
     ) -> None:
+        self.root = root
+        self.training_side = training_side
         self.options = options
         self.workers = workers
         self.fail_fast = fail_fast
@@ -229,7 +285,9 @@ class _ListPacker:
     ) -> ListResult:
         stem = os.path.splitext(list_path)[0]
         self.writing = f"{stem}.rec and .idx"
-        result = ListResult(list_path, stem + ".rec", stem + ".idx")
+        result = ListResult(
+            list_path, stem + ".rec", stem + ".idx", training_side=self.training_side
+        )
         rec_file = outputs.open(result.rec_path, "wb", uncached=True)
         threaded = self.options.pass_through and pool is not None
         writer: AbstractContextManager[_RecordWriter] = (
@@ -238,6 +296,7 @@ class _ListPacker:
         idx = outputs.open(result.idx_path, "w", encoding="utf-8", newline="\n")
         started = time.perf_counter()
         produced = self._results(entries, pool)
+        missing = _MissingWatch(list_path, self.root, len(entries), self.warn)
         with (
             closing(produced),
             _progress(len(entries), os.path.basename(list_path)) as bar,
@@ -245,14 +304,18 @@ class _ListPacker:
         ):
             for entry, image in zip(entries, produced, strict=False):
                 bar.update(1)
+                if image.kind is Kind.FAULT:
+                    raise self._fault(image.reason)
+                missing.see(entry, image)
                 if image.kind is Kind.SKIPPED:
-                    self._skip(result, entry, image.reason)
+                    self._skip(result, entry, image.reason, missing.say)
                     continue
                 if image.note:
                     self.warn(f"{entry.path} (index {entry.index}): packed; Pillow: {image.note}")
                 idx.write(f"{entry.index}\t{result.bytes}\n")
                 rec.writelines(image.pieces)
-                result.add_record(image.size, image.width, image.height)
+                result.add_record(image.size, image.width, image.height, entry.path)
+        missing.release()
         result.seconds = time.perf_counter() - started
         if result.records == 0:
             raise PackFailed(
@@ -274,14 +337,22 @@ class _ListPacker:
             return spawned_results(entries, self.workers)
         return serial_results(entries)
 
-    def _skip(self, result: ListResult, entry: ListEntry, reason: str) -> None:
+    def _fault(self, reason: str) -> EnvironmentFault:
+        """The machine's fault, not the image's: the run stops."""
+        return EnvironmentFault(
+            f"{reason} (ROOT {self.root!r}); no output was written at the final paths"
+        )
+
+    def _skip(
+        self, result: ListResult, entry: ListEntry, reason: str, say: Callable[[str], None]
+    ) -> None:
         if self.fail_fast:
             raise PackFailed(
                 f"{result.list_path}: {entry.path} (index {entry.index}): {reason}; "
                 "stopped (--on-error fail), no output written"
             )
         result.skipped.append(Skipped(entry.index, entry.path, reason))
-        self.warn(f"skipped {entry.path} (index {entry.index}): {reason}")
+        say(f"skipped {entry.path} (index {entry.index}): {reason}")
 
     def refused(self, exc: OSError) -> PackFailed:
         """The run cannot go on, and nothing is left behind: the system's words for why."""
@@ -308,16 +379,19 @@ def pack_lists(
     workers: int = 0,
     pack_label: bool = False,
     fail_fast: bool = False,
+    min_side: int = defaults.TRAINING_SIDE,
     report: Callable[[str], None] = print,
     warn: Callable[[str], None] = _to_stderr,
 ) -> list[ListResult]:
-    """Pack every list PREFIX names; nothing appears at a final path unless every list succeeded."""
+    """Pack every list PREFIX names; nothing appears at a final path unless every list succeeded.
+    Packed images with a side under `min_side` (the training shape; 0: unchecked) are warned
+    about, by count and first names."""
     _check_root(root)
     list_paths = find_lists(prefix)
     workers = workers or default_workers()
     configure(root, options, pack_label)  # before forking: the workers inherit these
     keep_freed_memory()  # the parent too: each result message (~120 KB) would otherwise be fresh pages
-    packer = _ListPacker(options, workers, fail_fast, warn)
+    packer = _ListPacker(root, options, workers, fail_fast, warn, min_side)
     try:
         with _pool(workers) as pool, AtomicOutputs() as outputs:
             # Every list is checked before any work.
@@ -331,4 +405,7 @@ def pack_lists(
         if not result.skipped and os.path.exists(stale):
             os.remove(stale)  # from an earlier run; this run skipped nothing
         report(result.summary())
+        small = result.small_warning()
+        if small:
+            warn(small)
     return results

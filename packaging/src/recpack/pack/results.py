@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 from ..format.recordio import Piece
 
+_SHOWN_SMALL = 5
+
 
 class Kind(enum.Enum):
     """What became of one list entry. The values are the byte a worker sends for it."""
@@ -17,6 +19,7 @@ class Kind(enum.Enum):
     SKIPPED = 0  # `reason` says why; nothing is written
     RECORD = 1  # `pieces` are the record's bytes as they go into the .rec
     COPY = 2  # pass-through: a worker checked the file, the parent reads and frames it
+    FAULT = 3  # the machine failed (image.faults): `reason` says how; the run stops
 
 
 class ImageResult(NamedTuple):
@@ -44,6 +47,10 @@ class ImageResult(NamedTuple):
     def skipped(cls, reason: str) -> ImageResult:
         return cls(Kind.SKIPPED, (), reason)
 
+    @classmethod
+    def fault(cls, reason: str) -> ImageResult:
+        return cls(Kind.FAULT, (), reason)
+
     @property
     def size(self) -> int:
         """Bytes the record takes in the .rec."""
@@ -68,13 +75,32 @@ class ListResult:
     seconds: float = 0.0
     min_side: int | None = None
     max_side: int | None = None
+    training_side: int = 0  # images with a shorter side are noted in `small`; 0: not checked
+    small: list[tuple[str, int, int]] = field(default_factory=list)  # (path, width, height)
 
-    def add_record(self, size: int, width: int, height: int) -> None:
+    def add_record(self, size: int, width: int, height: int, path: str = "") -> None:
         self.records += 1
         self.bytes += size
         short = min(width, height)
+        if short < self.training_side:
+            self.small.append((path, width, height))
         self.min_side = short if self.min_side is None else min(self.min_side, short)
         self.max_side = short if self.max_side is None else max(self.max_side, short)
+
+    def small_warning(self) -> str | None:
+        """A warning naming the images smaller than the training shape, or None."""
+        if not self.small:
+            return None
+        shown = ", ".join(f"{path} ({w}x{h})" for path, w, h in self.small[:_SHOWN_SMALL])
+        more = (
+            f" and {len(self.small) - _SHOWN_SMALL} more" if len(self.small) > _SHOWN_SMALL else ""
+        )
+        return (
+            f"{os.path.basename(self.rec_path)}: {len(self.small)} images are smaller than "
+            f"{self.training_side} px on a side, the training image_shape: {shown}{more}; the "
+            f"algorithm fails on them: pack with --resize {self.training_side} or more, or leave "
+            "them out (--min-size 0 turns this check off)"
+        )
 
     def summary(self) -> str:
         rate = self.records / self.seconds if self.seconds > 0 else 0.0

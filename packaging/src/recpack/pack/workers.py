@@ -18,11 +18,19 @@ import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import PackFailed, RecordIOError
+from ..errors import EnvironmentFault, PackFailed, RecordIOError
 from ..format import recordio
 from ..format.lst import ListEntry
 from ..format.recordio import Piece
-from ..image.transform import BadImage, PackOptions, check_pass_through, preload, transform
+from ..image.faults import memory_fault
+from ..image.transform import (
+    BadImage,
+    PackOptions,
+    check_pass_through,
+    preload,
+    transform,
+    unreadable,
+)
 from .results import ImageResult, Kind
 
 CHUNK = 4  # entries per task: small, so one slow image holds back little of the ordered output
@@ -73,10 +81,28 @@ def _pack_one(entry: ListEntry, check_only: bool = False) -> ImageResult:
         return ImageResult.record(framed, width, height, "; ".join(notes))
     except (BadImage, RecordIOError) as exc:
         return ImageResult.skipped(str(exc))
+    except EnvironmentFault as exc:
+        return ImageResult.fault(str(exc))
     except MemoryError:
-        return ImageResult.skipped("out of memory while decoding (image too large)")
-    except Exception as exc:  # a decoder bug on one hostile file must not end the whole run
-        return ImageResult.skipped(f"cannot decode ({type(exc).__name__}: {exc})")
+        return ImageResult.fault(str(memory_fault(entry.path)))
+    except Exception as exc:
+        return _unforeseen(exc, os.path.join(_worker_root, entry.path))
+
+
+def _unforeseen(exc: Exception, path: str) -> ImageResult:
+    """A decoder bug on one hostile file must not end the whole run; a system error (an OSError
+    with an error number, where the transform did not expect one) may."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return _os_failure(exc, path)
+    return ImageResult.skipped(f"cannot decode ({type(exc).__name__}: {exc})")
+
+
+def _os_failure(exc: OSError, path: str) -> ImageResult:
+    """A fault of the machine stops the run; anything else is this image's problem."""
+    failure = unreadable(exc, path)
+    if isinstance(failure, EnvironmentFault):
+        return ImageResult.fault(str(failure))
+    return ImageResult.skipped(str(failure))
 
 
 def copy_file(entry: ListEntry, width: int, height: int) -> ImageResult:
@@ -88,7 +114,7 @@ def copy_file(entry: ListEntry, width: int, height: int) -> ImageResult:
         payload = recordio.pack(_record_label(entry, _worker_pack_label), entry.index, data)
         return ImageResult.record(recordio.record_pieces(payload), width, height)
     except OSError as exc:
-        return ImageResult.skipped(f"cannot read: {exc.strerror or exc}")
+        return _os_failure(exc, os.path.join(_worker_root, entry.path))
     except RecordIOError as exc:
         return ImageResult.skipped(str(exc))
 
@@ -185,9 +211,9 @@ def _receive(fd: int) -> bytearray | None:
 
 def _as_message(position: int, result: ImageResult) -> list[Piece]:
     """A result as the bytes a worker sends: a _RESULT header, then the record or the skip reason."""
-    if result.kind is Kind.SKIPPED:
+    if result.kind in (Kind.SKIPPED, Kind.FAULT):
         reason = result.reason.encode("utf-8", "replace")
-        return [_RESULT.pack(position, 0, 0, Kind.SKIPPED.value, len(reason)), reason]
+        return [_RESULT.pack(position, 0, 0, result.kind.value, len(reason)), reason]
     header = _RESULT.pack(position, result.width, result.height, result.kind.value, result.size)
     if not result.note:
         return [header, *result.pieces]
@@ -209,6 +235,8 @@ def _from_message(message: bytearray) -> Iterator[tuple[int, ImageResult]]:
             yield position, ImageResult.record((body,), width, height, note)
         elif kind == Kind.COPY.value:
             yield position, ImageResult.copy(width, height, note)
+        elif kind == Kind.FAULT.value:
+            yield position, ImageResult.fault(str(body, "utf-8"))
         else:
             yield position, ImageResult.skipped(str(body, "utf-8"))
         note = ""

@@ -77,6 +77,8 @@ def shown(value: object) -> str:
 
 
 def _described_json(value: object) -> str:
+    if value is None:
+        return "null"  # not "null null"
     kind = {
         bool: "boolean",
         int: "integer",

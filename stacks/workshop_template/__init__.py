@@ -1,0 +1,1 @@
+"""The workshop stack as a plain CloudFormation template (Workshop Studio, StackSets, console)."""
