@@ -1,7 +1,8 @@
 """The workshop stack (one per account/region), the app that holds them, and its entry point.
 
-The stack composes the components from the settings, passing each only the values it uses, and
-makes the grants where two components meet (bucket and build, bucket and training).
+The stack composes the components from the settings, passing each only the values it uses: what
+the account shares (bucket, topic, preflight, teardown, dashboard) here, and each seat's build,
+training and grants in stacks/seat.py.
 """
 
 from __future__ import annotations
@@ -11,29 +12,32 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from stacks.config import SettingsError, WorkshopSettings, load_settings
+from stacks.config.seats import seat_layouts
 from stacks.config.targets import stack_id
 from stacks.notifications import CostBudget, NotificationTopic
-from stacks.packaging_build import Layout, PackagingBuild, PipelineOptions
+from stacks.seat import SharedResources, WorkshopSeat
 from stacks.storage import WorkshopBucket
-from stacks.storage.workshop_bucket import PUT, READ, REPLACE, UPLOAD
-from stacks.training.build_ended import PackagingBuildEnded
-from stacks.training.dashboard import TrainingDashboard
-from stacks.training.execution_role import TrainingExecutionRole
-from stacks.training.functions import RunPolicy, RunStorage, TrainingFunctions
+from stacks.training.dashboard import DashboardSection, TrainingDashboard
+from stacks.training.functions import account_functions
 from stacks.training.image import AlgorithmImage
 from stacks.training.quota_preflight import QuotaPreflight
-from stacks.training.runtime.workshop_runtime.quota_queue import OBJECT_ACTIONS as QUEUE_ACTIONS
-from stacks.training.state_machine import Channels, JobLimits, RunLimits, TrainingStateMachine
-from stacks.training.teardown import TrainingTeardown
+from stacks.training.teardown import TrainingTeardown, TrainingWork
+
+# CloudFormation's quotas per stack.
+MAX_RESOURCES = 500
+MAX_OUTPUTS = 200
 
 
 class WorkshopStack(cdk.Stack):
     """Bucket, packaging build, training state machine, quota preflight, teardown and dashboard;
-    with notificationEmails a topic, and with budgetMonthlyUsd a cost budget."""
+    with notificationEmails a topic, and with budgetMonthlyUsd a cost budget. With `seats` > 1,
+    one packaging build, state machine and student role per seat (stacks/seat.py) around the one
+    bucket, queue, preflight, teardown and dashboard."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, settings: WorkshopSettings, **kwargs: Any
@@ -45,9 +49,7 @@ class WorkshopStack(cdk.Stack):
             **kwargs,
         )
         self.settings = settings = self.bind_settings(settings)
-        prefixes, packaging, training = settings.prefixes, settings.packaging, settings.training
-        retention = settings.log_retention_days
-
+        training, retention = settings.training, settings.log_retention_days
         self.storage = WorkshopBucket(
             self,
             "Storage",
@@ -55,111 +57,23 @@ class WorkshopStack(cdk.Stack):
             noncurrent_version_expiration_days=settings.noncurrent_version_expiration_days,
             abort_incomplete_multipart_upload_days=settings.abort_incomplete_multipart_upload_days,
         )
-        bucket_name = self.storage.bucket.bucket_name
-        self.packaging = PackagingBuild(
-            self,
-            "PackagingBuild",
-            bucket_name=bucket_name,
-            layout=Layout(
-                raw_prefix=prefixes.raw,
-                train_prefix=prefixes.train,
-                validation_prefix=prefixes.validation,
-                manifest_key=settings.manifest_key,
-            ),
-            options=PipelineOptions(
-                train_ratio=packaging.train_ratio,
-                resize=packaging.resize,
-                quality=packaging.quality,
-                classes=packaging.classes,
-            ),
-            timeout=cdk.Duration.minutes(packaging.build_timeout_minutes),
-            log_retention_days=retention,
-        )
         self.notifications = (
             NotificationTopic(self, "Notifications", emails=settings.notification_emails)
             if settings.notification_emails
             else None
         )
-        topic_arn = self.notifications.topic.topic_arn if self.notifications else None
-        image = AlgorithmImage(self, "AlgorithmImage")
-        self.execution_role = TrainingExecutionRole(
-            self, "TrainingExecutionRole", image_repository_arn=image.repository_arn
-        )
-        self.functions = TrainingFunctions(
-            self,
-            "TrainingFunctions",
-            storage=RunStorage(
-                bucket_name=bucket_name,
-                manifest_key=settings.manifest_key,
-                output_prefix=prefixes.output,
-                queue_prefix=prefixes.queue,
-            ),
-            policy=RunPolicy(
-                instance_types=training.instance_types,
-                spot=training.spot,
-                spot_fallback_to_on_demand=training.spot_fallback_to_on_demand,
-                instance_count=training.instance_count,
-                max_runtime_seconds=training.max_runtime_seconds,
-                wait_for_quota_minutes=training.wait_for_quota_minutes,
-                max_attempts=training.max_attempts,
-            ),
-            default_hyperparameters=training.hyperparameters,
-            job_name_prefix=training.job_name_prefix,
-            request_quota_increase=training.request_quota_increase,
-            topic_arn=topic_arn,
-            log_retention_days=retention,
-        )
-        self.training = TrainingStateMachine(
-            self,
-            "Training",
-            prepare=self.functions.prepare,
-            choose=self.functions.choose,
-            report=self.functions.report,
-            notify=self.functions.notify,
-            execution_role=self.execution_role.role,
-            image_uri=image.uri,
-            channels=Channels(
-                train=self.storage.uri(prefixes.train),
-                validation=self.storage.uri(prefixes.validation),
-                output=self.storage.uri(prefixes.output),
-            ),
-            limits=JobLimits(
-                max_runtime_seconds=training.max_runtime_seconds,
-                volume_size_gb=training.volume_size_gb,
-                instance_count=training.instance_count,
-                spot=training.spot,
-            ),
-            run_limits=RunLimits(
-                wait_for_quota_minutes=training.wait_for_quota_minutes,
-                max_attempts=training.max_attempts,
-            ),
-            job_name_prefix=training.job_name_prefix,
-            log_retention_days=retention,
-        )
+        self.seats = self._add_seats()
         self.teardown = TrainingTeardown(
             self,
             "TrainingTeardown",
-            state_machine=self.training.state_machine,
-            job_name_prefix=training.job_name_prefix,
+            work=[
+                TrainingWork(seat.training.state_machine, seat.layout.job_name_prefix)
+                for seat in self.seats
+            ],
             log_retention_days=retention,
         )
         # Jobs still running when the stack goes write into the bucket: stop them first.
         self.storage.empty_only_after(self.teardown.resource)
-        self.build_ended = None
-        if self.notifications or training.start_after_packaging:
-            self.build_ended = PackagingBuildEnded(
-                self,
-                "BuildEnded",
-                project_name=self.packaging.project.project_name,
-                build_log_group_name=self.packaging.log_group.log_group_name,
-                bucket_name=bucket_name,
-                manifest_key=settings.manifest_key,
-                topic_arn=topic_arn,
-                start_training=(
-                    self.training.state_machine if training.start_after_packaging else None
-                ),
-                log_retention_days=retention,
-            )
         if settings.budget_monthly_usd > 0:
             CostBudget(
                 self,
@@ -170,7 +84,7 @@ class WorkshopStack(cdk.Stack):
         self.preflight = QuotaPreflight(
             self,
             "QuotaPreflight",
-            handler=self.functions.preflight,
+            handler=self.seats[0].account.preflight,
             instance_types=training.instance_types,
             request_quota_increase=training.request_quota_increase,
             require_gpu_quota=training.require_gpu_quota,
@@ -180,152 +94,86 @@ class WorkshopStack(cdk.Stack):
         self.dashboard = TrainingDashboard(
             self,
             "Dashboard",
-            build_project=self.packaging.project,
-            build_trigger=self.packaging.rule,
-            state_machine=self.training.state_machine,
+            sections=[
+                DashboardSection(
+                    build_project=seat.packaging.project,
+                    build_trigger=seat.packaging.rule,
+                    state_machine=seat.training.state_machine,
+                    title=f"Seat {seat.layout.label}" if seat.layout.number else None,
+                )
+                for seat in self.seats
+            ],
         )
-        self._grant_packaging_access()
-        self._grant_training_access()
         self._grant_notifications()
         self._add_outputs()
+        self._check_stack_limits()
 
     def bind_settings(self, settings: WorkshopSettings) -> WorkshopSettings:
         """The settings the components get. The workshop template (stacks/workshop_template)
         replaces some by template parameters here, before any component exists."""
         return settings
 
-    def _grant_packaging_access(self) -> None:
-        """The build reads the uploaded archive, replaces the channels and writes (never reads) the
-        manifest."""
-        storage, prefixes = self.storage, self.settings.prefixes
-        build = self.packaging.bucket_access
-        channels = [prefixes.train, prefixes.validation]
-        storage.grant_list(build, [prefixes.raw, *channels], sid="ListRawAndChannels")
-        storage.grant_objects(
-            build,
-            READ,
-            [prefixes.raw],
-            sid="ReadRawArchives",
-            reason="recpack reads the archive the instructor uploaded under {prefix}; its name is "
-            "not known at deploy time.",
-        )
-        storage.grant_objects(
-            build,
-            REPLACE,
-            channels,
-            sid="ReplaceChannels",
-            reason="recpack upload replaces the .rec files under {prefix} (names follow the "
-            "archive) and deletes stale ones, so SageMaker finds exactly one file per channel.",
-        )
-        storage.grant_object(build, PUT, self.settings.manifest_key, sid="WriteManifest")
+    def _check_stack_limits(self) -> None:
+        """A deploy would fail late on CloudFormation's per-stack limits: refuse at synth."""
+        children = self.node.find_all()
+        counts = {
+            "resources": (sum(isinstance(c, cdk.CfnResource) for c in children), MAX_RESOURCES),
+            "outputs": (sum(isinstance(c, cdk.CfnOutput) for c in children), MAX_OUTPUTS),
+        }
+        for what, (count, limit) in counts.items():
+            if count > limit:
+                raise SettingsError(
+                    f"workshop.seats: {self.settings.seats} seats make {count} {what}, more than "
+                    f"CloudFormation's {limit} per stack; use fewer seats or another stack"
+                )
 
-    def _grant_training_access(self) -> None:
-        """SageMaker reads the channels and writes the model; Prepare reads the manifest; Report
-        writes report.json beside the model."""
-        storage, prefixes = self.storage, self.settings.prefixes
-        channels = [prefixes.train, prefixes.validation]
-        job = self.execution_role.policy
-        storage.grant_locate(job, sid="LocateBucket")
-        # File mode lists each S3Prefix channel to find its .rec file.
-        storage.grant_list(job, channels, sid="ListChannels")
-        storage.grant_objects(
-            job,
-            READ,
-            channels,
-            sid="ReadChannels",
-            reason="SageMaker reads every object of the S3Prefix channel {prefix}; read only, this "
-            "prefix only.",
+    def _add_seats(self) -> list[WorkshopSeat]:
+        """One seat on the stack itself (no seats: the logical ids it always had), or one
+        construct per seat around what they share."""
+        settings = self.settings
+        layouts = seat_layouts(settings)
+        topic_arn = self.notifications.topic.topic_arn if self.notifications else None
+        image = AlgorithmImage(self, "AlgorithmImage")
+        if len(layouts) == 1:
+            shared = SharedResources(self.storage, image, topic_arn, None, None)
+            return [WorkshopSeat(self, layout=layouts[0], settings=settings, shared=shared)]
+        account = account_functions(
+            Construct(self, "TrainingFunctions"),
+            topic_arn=topic_arn,
+            request_quota_increase=settings.training.request_quota_increase,
+            log_retention_days=settings.log_retention_days,
         )
-        storage.grant_objects(
-            job,
-            UPLOAD,
-            [prefixes.output],
-            sid="WriteModelArtifacts",
-            reason="SageMaker writes {prefix}<job>/output/model.tar.gz; job names are generated "
-            "per run.",
+        # EventBridge starts every seat's build with one role (StartBuild on each project).
+        trigger = iam.Role(
+            self,
+            "BuildTriggerRole",
+            description="EventBridge starts the seats' packaging builds when archives arrive",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
         )
-        if self.settings.training.spot:
-            # Managed spot: the algorithm saves checkpoints and reads them back after an
-            # interruption, under output/<job>/checkpoints/ only (writes are covered above).
-            checkpoints = f"{prefixes.output}*/checkpoints/"
-            storage.grant_list(job, [checkpoints], sid="ListCheckpoints")
-            storage.grant_objects(
-                job,
-                READ,
-                [checkpoints],
-                sid="ReadCheckpoints",
-                reason="A spot job resumes from the checkpoints it saved under {prefix} (the job "
-                "name is chosen per attempt).",
+        shared = SharedResources(self.storage, image, topic_arn, account, trigger)
+        return [
+            WorkshopSeat(
+                Construct(self, f"Seat{layout.label}"),
+                layout=layout,
+                settings=settings,
+                shared=shared,
             )
-        storage.grant_object(
-            self.functions.prepare.role, READ, self.settings.manifest_key, sid="ReadManifest"
-        )
-        storage.grant_objects(
-            self.functions.report.role,
-            PUT,
-            [prefixes.output],
-            sid="WriteReports",
-            reason="The report is written to {prefix}<job>/report.json for a job named at run "
-            "time.",
-        )
-        # The queue of runs waiting for quota: Choose lists, reads, writes and removes tickets.
-        choose = self.functions.choose.role
-        storage.grant_list(choose, [prefixes.queue], sid="ListQueueTickets")
-        storage.grant_objects(
-            choose,
-            QUEUE_ACTIONS,
-            [prefixes.queue],
-            sid="KeepQueueTickets",
-            reason="Choose writes its run's ticket under {prefix} and removes tickets of runs that "
-            "started, gave up or died; ticket names carry arrival times.",
-        )
-        if self.build_ended is not None:
-            storage.grant_object(
-                self.build_ended.function.role,
-                READ,
-                self.settings.manifest_key,
-                sid="ReadManifest",
-            )
+            for layout in layouts
+        ]
 
     def _grant_notifications(self) -> None:
         """The functions that email results publish to the topic (and use its key)."""
         if self.notifications is None:
             return
-        publishers = [self.functions.notify]
-        if self.build_ended is not None:
-            publishers.append(self.build_ended.function)
+        publishers = [self.seats[0].account.notify]
+        publishers += [seat.build_ended.function for seat in self.seats if seat.build_ended]
         for function in publishers:
             if function is not None:
                 self.notifications.grant_publish(function.role, sid="PublishToTopic")
 
     def _add_outputs(self) -> None:
-        storage, prefixes = self.storage, self.settings.prefixes
-        state_machine_arn = self.training.state_machine.state_machine_arn
-        project_name = self.packaging.project.project_name
-        region = cdk.Aws.REGION
         outputs = {
-            "BucketName": (storage.bucket.bucket_name, "The workshop bucket"),
-            "RawImagesUri": (
-                storage.uri(prefixes.raw),
-                "Upload image archives (.zip, .tar, .tar.gz, .tgz) here",
-            ),
-            "TrainChannelUri": (
-                storage.uri(prefixes.train),
-                "Training channel written by the packaging build",
-            ),
-            "ValidationChannelUri": (
-                storage.uri(prefixes.validation),
-                "Validation channel written by the packaging build",
-            ),
-            "OutputUri": (
-                storage.uri(prefixes.output),
-                "Model artifacts and report.json of each training job",
-            ),
-            "TrainingStateMachineArn": (state_machine_arn, "Starts a training run"),
-            "PackagingProjectName": (
-                project_name,
-                "CodeBuild project that packages raw images",
-            ),
+            "BucketName": (self.storage.bucket.bucket_name, "The workshop bucket"),
             "PreflightInstanceType": (
                 self.preflight.instance_type,
                 "Training instance type the quotas allow right now ('none': no quota)",
@@ -336,20 +184,17 @@ class WorkshopStack(cdk.Stack):
             ),
             "DashboardUrl": (self.dashboard.url(), "Accuracy per training job, builds and runs"),
             **self._notification_outputs(),
-            "UploadRawImagesCommand": (
-                f"aws s3 cp birds.zip {storage.uri(prefixes.raw)}birds.zip --region {region}",
-                "Uploading an archive starts the packaging build",
-            ),
-            "StartPackagingCommand": (
-                f"aws codebuild start-build --project-name {project_name} --region {region}",
-                "Repackages the newest archive under the raw prefix",
-            ),
-            "StartTrainingCommand": (
-                f"aws stepfunctions start-execution --state-machine-arn {state_machine_arn} --region {region} "
-                """--input '{"hyperparameters": {"epochs": 25, "checkpoint_frequency": 25}}'""",
-                "Starts a training run; hyperparameters in the input override the defaults",
-            ),
         }
+        if len(self.seats) == 1:
+            outputs.update(_seat_outputs(self.seats[0]))
+        for seat in self.seats if len(self.seats) > 1 else []:
+            seat_outputs = _seat_outputs(seat)
+            for name in SEAT_OUTPUTS:
+                value, description = seat_outputs[name]
+                outputs[f"Seat{seat.layout.label}{name}"] = (
+                    value,
+                    f"Seat {seat.layout.label}: {description}",
+                )
         for output_id, (value, description) in outputs.items():
             cdk.CfnOutput(self, output_id, value=value, description=description)
 
@@ -365,6 +210,81 @@ class WorkshopStack(cdk.Stack):
             ),
             "NotificationTopicName": (topic.topic_name, "The notification topic's name"),
         }
+
+
+# A seat's outputs in a stack with seats (CloudFormation allows 200 outputs in all).
+SEAT_OUTPUTS = (
+    "SwitchRoleUrl",
+    "StudentRoleArn",
+    "ConsoleFolderUrl",
+    "RawImagesUri",
+    "OutputUri",
+    "TrainingStateMachineArn",
+    "PackagingProjectName",
+    "UploadRawImagesCommand",
+    "StartTrainingCommand",
+)
+
+
+def _seat_outputs(seat: WorkshopSeat) -> dict[str, tuple[str, str]]:
+    """Where a seat's data is, and the commands that use it (and its role, with seats)."""
+    storage, layout = seat.storage, seat.layout
+    state_machine_arn = seat.training.state_machine.state_machine_arn
+    project_name = seat.packaging.project.project_name
+    region = cdk.Aws.REGION
+    outputs = {
+        "RawImagesUri": (
+            storage.uri(layout.raw_prefix),
+            "Upload image archives (.zip, .tar, .tar.gz, .tgz) here",
+        ),
+        "TrainChannelUri": (
+            storage.uri(layout.train_prefix),
+            "Training channel written by the packaging build",
+        ),
+        "ValidationChannelUri": (
+            storage.uri(layout.validation_prefix),
+            "Validation channel written by the packaging build",
+        ),
+        "OutputUri": (
+            storage.uri(layout.output_prefix),
+            "Model artifacts and report.json of each training job",
+        ),
+        "TrainingStateMachineArn": (state_machine_arn, "Starts a training run"),
+        "PackagingProjectName": (project_name, "CodeBuild project that packages raw images"),
+        "UploadRawImagesCommand": (
+            f"aws s3 cp birds.zip {storage.uri(layout.raw_prefix)}birds.zip --region {region}",
+            "Uploading an archive starts the packaging build",
+        ),
+        "StartPackagingCommand": (
+            f"aws codebuild start-build --project-name {project_name} --region {region}",
+            "Repackages the newest archive under the raw prefix",
+        ),
+        "StartTrainingCommand": (
+            f"aws stepfunctions start-execution --state-machine-arn {state_machine_arn} --region {region} "
+            """--input '{"hyperparameters": {"epochs": 25, "checkpoint_frequency": 25}}'""",
+            "Starts a training run; hyperparameters in the input override the defaults",
+        ),
+    }
+    if seat.student is not None:
+        bucket = storage.bucket.bucket_name
+        outputs.update(
+            {
+                "SwitchRoleUrl": (
+                    seat.student.switch_role_url(),
+                    "Console link that switches to the student's role",
+                ),
+                "StudentRoleArn": (
+                    seat.student.role.role_arn,
+                    "The student's role, for an AWS CLI profile (role_arn)",
+                ),
+                "ConsoleFolderUrl": (
+                    f"https://s3.console.aws.amazon.com/s3/buckets/{bucket}?region={region}"
+                    f"&prefix={layout.key_prefix}",
+                    "The seat's folder in the S3 console (the bucket's root is not listable)",
+                ),
+            }
+        )
+    return outputs
 
 
 def add_workshop_stacks(app: cdk.App, settings: WorkshopSettings) -> list[WorkshopStack]:
@@ -392,7 +312,8 @@ def create_app(
     """The CDK app: settings from the context, the stacks (`add_stacks`; the workshop template
     adds its own), and cdk-nag as a validation plugin.
 
-    Raises SettingsError before any construct exists when a setting is invalid.
+    Raises SettingsError when a setting is invalid: before any construct exists, or for seats, when
+    the stack would pass CloudFormation's limits.
     """
     app = cdk.App(context=dict(context) if context is not None else None, outdir=outdir)
     settings = load_settings(app.node.get_all_context())

@@ -49,6 +49,39 @@ def lab2_hyperparameters():
     }
 
 
+# Stacks with seats, synthesized once per session for the gates (tests/stacks/test_seats.py) and
+# the IAM isolation tests (tests/fidelity/test_seat_isolation.py).
+SEATED = {
+    "3 seats": {"workshop.seats": "3"},
+    # Notifications, budget, spot, training after packaging: every per-seat grant there is.
+    "2 seats, every feature": {
+        "workshop.seats": "2",
+        "workshop.notificationEmails": '["ana@example.com"]',
+        "workshop.budgetMonthlyUsd": "40",
+        "workshop.training.spot": "true",
+        "workshop.training.startAfterPackaging": "true",
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def seated_apps(tmp_path_factory):
+    """name -> (app, cloud assembly) for each SEATED configuration, on top of cdk.json."""
+    import json
+    from pathlib import Path
+
+    from stacks.app import create_app
+
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    context = json.loads((Path(__file__).parents[1] / "cdk.json").read_text())["context"]
+    apps = {}
+    for name, overrides in SEATED.items():
+        outdir = tmp_path_factory.mktemp("seated")
+        app = create_app({**context, **overrides}, outdir=str(outdir))
+        apps[name] = (app, app.synth())
+    return apps
+
+
 @pytest.fixture
 def run_make():
     """Runs a Make target of the repository as a user types it, without rebuilding the environment

@@ -14,6 +14,7 @@ from itertools import permutations
 from recpack import defaults as recpack_defaults
 from stacks.config.regions import IMAGE_CLASSIFICATION_ACCOUNTS
 from stacks.config.retention import RETENTION_BY_DAYS
+from stacks.config.seats import JOB_NAME_SUFFIX_LENGTH, MAX_SEATS, seat_key_prefix
 from stacks.training.runtime.workshop_runtime.hyperparameters import (
     HYPERPARAMETERS,
     LAB2_DEFAULTS,
@@ -37,7 +38,8 @@ PREFIX_NAMES = ("raw", "train", "validation", "output", "queue")
 _PREFIX = r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/"
 # Job names are at most 63 characters and Prepare appends a timestamp. Lower case because IAM
 # matches the training-job ARN, which SageMaker writes in lower case.
-_JOB_NAME_PREFIX = r"[a-z0-9](-*[a-z0-9]){0,38}"
+_JOB_NAME_PREFIX_MAX = 39
+_JOB_NAME_PREFIX = rf"[a-z0-9](-*[a-z0-9]){{0,{_JOB_NAME_PREFIX_MAX - 1}}}"
 _MAX_RUNTIME_SECONDS = 28 * 24 * 3600
 _PROFILE = r"[A-Za-z0-9_.@+-]{1,64}"
 # An address AWS Budgets and SNS accept: one @, a dotted domain, no spaces or commas.
@@ -159,7 +161,7 @@ TRAINING = Fields(
         ),
         "jobNamePrefix": Str(
             pattern=_JOB_NAME_PREFIX,
-            reason="must be 1-39 lower-case letters, digits or inner hyphens "
+            reason=f"must be 1-{_JOB_NAME_PREFIX_MAX} lower-case letters, digits or inner hyphens "
             "(job names are at most 63 characters)",
             default="birds",
             doc="Training job names start with it; the roles may touch only those jobs",
@@ -325,6 +327,14 @@ SETTINGS = Fields(
             doc="A monthly AWS Budgets cost budget for the whole account, alerting the "
             "notification emails at 80 % and 100 % of actual cost; `0`: none",
         ),
+        "seats": Int(
+            minimum=1,
+            maximum=MAX_SEATS,
+            default=1,
+            doc="Students sharing this account, each with an isolated seat: data under "
+            "`seat-NN/`, own build, state machine, jobs `<jobNamePrefix>-sNN-...` and a role "
+            'to assume (see "Several students in one account"); `1`: no seats',
+        ),
     },
     rules=(
         Rule(
@@ -357,6 +367,28 @@ SETTINGS = Fields(
             or len(v["notificationEmails"]) <= _BUDGET_EMAILS_MAX,
             explain=lambda v: f"alerts at most {_BUDGET_EMAILS_MAX} email addresses (AWS "
             f"Budgets' limit), and notificationEmails lists {len(v['notificationEmails'])}",
+        ),
+        Rule(
+            # Each seat's runs are named <jobNamePrefix>-sNN-...: the prefix must leave room.
+            at="seats",
+            needs=("training.jobNamePrefix",),
+            holds=lambda v: v["seats"] == 1
+            or len(v["training.jobNamePrefix"]) + JOB_NAME_SUFFIX_LENGTH <= _JOB_NAME_PREFIX_MAX,
+            explain=lambda v: "names jobs <jobNamePrefix>-s01-...: training.jobNamePrefix "
+            f"may then have at most {_JOB_NAME_PREFIX_MAX - JOB_NAME_SUFFIX_LENGTH} characters "
+            f"({len(v['training.jobNamePrefix'])} now)",
+        ),
+        Rule(
+            # The shared queue must stay out of every student's prefix.
+            at="prefixes.queue",
+            needs=("seats",),
+            holds=lambda v: not any(
+                v["prefixes.queue"].startswith(seat_key_prefix(n))
+                for n in range(1, v["seats"] + 1)
+                if v["seats"] > 1
+            ),
+            explain=lambda v: "is inside a seat's prefix (seat-NN/), where that seat's student "
+            "could rewrite every seat's place in the queue",
         ),
     ),
 )

@@ -94,7 +94,10 @@ class PackagingBuild(Construct):
         options: PipelineOptions,
         timeout: cdk.Duration,
         log_retention_days: int,
+        trigger_role: iam.IRole | None = None,
     ) -> None:
+        """`trigger_role`: the role EventBridge starts the build with, shared by the seats of a
+        stack; by default the rule's target makes one of its own."""
         super().__init__(scope, construct_id)
         source = s3_assets.Asset(
             self,
@@ -201,6 +204,7 @@ class PackagingBuild(Construct):
                 # Throttling and service errors (429/5xx) are retried for up to a day.
                 retry_attempts=185,
                 max_event_age=cdk.Duration.hours(24),
+                event_role=trigger_role,
             )
         )
 

@@ -4,9 +4,15 @@ A custom resource with nothing to do on Create and Update; on Delete its handler
 machine's running executions and this stack's InProgress jobs and waits, within a bound, for them
 to leave InProgress. It refers to the state machine, and the stack makes the bucket's emptying wait
 for it, so CloudFormation deletes it before the state machine, the roles and the bucket.
+
+A stack with several seats has one resource for all of them (one invocation, one bounded wait),
+listing each seat's state machine and job-name prefix.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -25,17 +31,26 @@ WAIT_SECONDS = 300
 HANDLER_TIMEOUT = cdk.Duration.minutes(10)
 
 
+@dataclass(frozen=True)
+class TrainingWork:
+    """One seat's training: its state machine and the prefix of its job names."""
+
+    state_machine: sfn.StateMachine
+    job_name_prefix: str
+
+
 class TrainingTeardown(Construct):
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        state_machine: sfn.StateMachine,
-        job_name_prefix: str,
+        work: Sequence[TrainingWork],
         log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
+        if not work:
+            raise ValueError("TrainingTeardown needs the training work it stops")
         self.handler = runtime_function(
             self,
             "Handler",
@@ -45,32 +60,41 @@ class TrainingTeardown(Construct):
             environment={},
             log_retention_days=log_retention_days,
         )
-        self._grant(state_machine, job_name_prefix)
+        self._grant(work)
         provider = custom_resource_provider(
             self, handler=self.handler, log_retention_days=log_retention_days, what="teardown"
         )
+        targets = [
+            {
+                teardown.JOB_NAME_PREFIX: seat.job_name_prefix,
+                teardown.STATE_MACHINE_ARN: seat.state_machine.state_machine_arn,
+            }
+            for seat in work
+        ]
+        # One seat: its names at the top level, as the stack always had them.
+        properties = targets[0] if len(targets) == 1 else {teardown.SEATS: targets}
         self.resource = cdk.CustomResource(
             self,
             "Resource",
             service_token=provider.service_token,
             resource_type="Custom::TrainingTeardown",
-            properties={
-                "JobNamePrefix": job_name_prefix,
-                "StateMachineArn": state_machine.state_machine_arn,
-                "WaitSeconds": str(WAIT_SECONDS),
-            },
+            properties={**properties, "WaitSeconds": str(WAIT_SECONDS)},
         )
 
-    def _grant(self, state_machine: sfn.StateMachine, job_name_prefix: str) -> None:
+    def _grant(self, work: Sequence[TrainingWork]) -> None:
         statements = teardown.IAM_STATEMENTS
         # The handler stops only names matching the exact pattern; IAM adds the prefix and dash.
-        own_jobs = training_job_arn(self, f"{job_name_prefix}-*")
-        executions = cdk.Stack.of(self).format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{state_machine.state_machine_name}:*",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
+        own_jobs = [training_job_arn(self, f"{seat.job_name_prefix}-*") for seat in work]
+        machines = [seat.state_machine.state_machine_arn for seat in work]
+        executions = [
+            cdk.Stack.of(self).format_arn(
+                service="states",
+                resource="execution",
+                resource_name=f"{seat.state_machine.state_machine_name}:*",
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for seat in work
+        ]
         role = self.handler.role
         if not isinstance(role, iam.Role):
             raise TypeError("the teardown handler needs its own role")
@@ -84,17 +108,17 @@ class TrainingTeardown(Construct):
             iam.PolicyStatement(
                 sid="StopOwnTrainingJobs",
                 actions=list(statements["StopOwnTrainingJobs"]),
-                resources=[own_jobs],
+                resources=own_jobs,
             ),
             iam.PolicyStatement(
                 sid="FindRunningExecutions",
                 actions=list(statements["FindRunningExecutions"]),
-                resources=[state_machine.state_machine_arn],
+                resources=machines,
             ),
             iam.PolicyStatement(
                 sid="StopRunningExecutions",
                 actions=list(statements["StopRunningExecutions"]),
-                resources=[executions],
+                resources=executions,
             ),
         )
         acknowledge(
@@ -103,15 +127,17 @@ class TrainingTeardown(Construct):
             "sagemaker:ListTrainingJobs supports no resource-level permissions; it only lists, "
             "and the handler stops nothing outside this stack's job-name pattern.",
         )
-        acknowledge_wildcard(
-            policy,
-            own_jobs,
-            "Stops and describes only jobs named with this stack's job prefix and a dash; the "
-            "handler further requires the exact <prefix>-YYYYMMDD-HHMMSS-xxxx pattern.",
-        )
-        acknowledge_wildcard(
-            policy,
-            executions,
-            "Stops only executions of this stack's training state machine (their names are "
-            "chosen per run).",
-        )
+        for jobs in own_jobs:
+            acknowledge_wildcard(
+                policy,
+                jobs,
+                "Stops and describes only jobs named with this stack's job prefix and a dash; the "
+                "handler further requires the exact <prefix>-YYYYMMDD-HHMMSS-xxxx pattern.",
+            )
+        for runs in executions:
+            acknowledge_wildcard(
+                policy,
+                runs,
+                "Stops only executions of this stack's training state machine (their names are "
+                "chosen per run).",
+            )

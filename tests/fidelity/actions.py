@@ -324,6 +324,25 @@ RULES: dict[tuple[str, str], Rule] = {
     ("stepfunctions", "StopExecution"): lambda call, env: [
         ("states:StopExecution", call.params["executionArn"], {})
     ],
+    # A seat's student follows their runs and builds (list_awsstepfunctions.html,
+    # list_awscodebuild.html in the Service Authorization Reference): authorized on the execution,
+    # and on the project of each build id (<project>:<uuid>).
+    ("stepfunctions", "DescribeExecution"): lambda call, env: [
+        ("states:DescribeExecution", call.params["executionArn"], {})
+    ],
+    ("stepfunctions", "GetExecutionHistory"): lambda call, env: [
+        ("states:GetExecutionHistory", call.params["executionArn"], {})
+    ],
+    ("codebuild", "BatchGetBuilds"): lambda call, env: [
+        (
+            "codebuild:BatchGetBuilds",
+            env.arn("codebuild", f"project/{build.rsplit(':', 1)[0]}"),
+            {},
+        )
+        for build in call.params["ids"]
+    ],
+    ("logs", "FilterLogEvents"): log_group_action("logs:FilterLogEvents"),
+    ("s3", "ListBuckets"): everything("s3:ListAllMyBuckets"),
     # KMS (https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html):
     # authorized on the key's ARN.
     ("kms", "GenerateDataKey"): lambda call, env: [

@@ -12,6 +12,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from stacks.seat import SEAT_TAG
+
 from .cfn import Template
 
 # AWS managed policies our templates attach (CDK's own handlers do), as AWS publishes them:
@@ -117,6 +119,20 @@ def component_names(template: Template) -> dict[str, str]:  # noqa: C901 - one r
                 for logical_id in template.of_type("AWS::IAM::Role"):
                     if template.arn_of(logical_id) == role_arn:
                         names[logical_id] = "training execution (SageMaker)"
+    for logical_id, role in template.of_type("AWS::IAM::Role").items():
+        trusted = [
+            statement.get("Principal", {}).get("AWS")
+            for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        ]
+        # A person in the account assumes it (a seat's student), no service does.
+        if logical_id not in names and any(trusted):
+            names[logical_id] = "student role"
+    # A stack with seats has each of these once per seat: the seat's tag names them apart.
+    for logical_id in list(names):
+        tags = template.resources[logical_id]["Properties"].get("Tags", [])
+        seat = [tag["Value"] for tag in tags if tag["Key"] == SEAT_TAG]
+        if seat:
+            names[logical_id] = f"seat {seat[0]} {names[logical_id]}"
     return names
 
 

@@ -208,13 +208,18 @@ def create_bucket(workshop: Workshop) -> None:
 # -- the packaging build ---------------------------------------------------------------------------------
 
 
-def build_project(template: Template) -> dict[str, Any]:
-    (project,) = template.of_type("AWS::CodeBuild::Project").values()
+def build_project(template: Template, project_id: str | None = None) -> dict[str, Any]:
+    """The project's resolved properties: the only one, or `project_id`'s (a seat's)."""
+    projects = template.of_type("AWS::CodeBuild::Project")
+    if project_id is None:
+        (project,) = projects.values()
+    else:
+        project = projects[project_id]
     return template.resolve(project["Properties"])
 
 
-def build_commands(template: Template) -> list[str]:
-    spec = json.loads(build_project(template)["Source"]["BuildSpec"])
+def build_commands(template: Template, project_id: str | None = None) -> list[str]:
+    spec = json.loads(build_project(template, project_id)["Source"]["BuildSpec"])
     phases = spec.get("phases", {})
     # install (pip install of recpack) is exercised by tests/e2e; recpack is installed here already.
     return [
@@ -224,12 +229,15 @@ def build_commands(template: Template) -> list[str]:
     ]
 
 
-def target_overrides(template: Template, key: str) -> dict[str, str]:
-    """The environment overrides the rule's target sends for an upload of `key` (InputTransformer)."""
+def target_overrides(template: Template, key: str, project_id: str | None = None) -> dict[str, str]:
+    """The environment overrides the rule's target sends for an upload of `key` (InputTransformer);
+    with `project_id`, the rule that starts that project."""
     for rule in template.of_type("AWS::Events::Rule").values():
         for target in rule["Properties"].get("Targets", []):
             transformer = target.get("InputTransformer")
             if not transformer:
+                continue
+            if project_id and template.referenced_logical_id(target["Arn"]) != project_id:
                 continue
             event = {"detail": {"bucket": {"name": "b"}, "object": {"key": key}}}
             values = {n: _json_path(event, p) for n, p in transformer["InputPathsMap"].items()}
@@ -252,9 +260,14 @@ def _json_path(data: Any, path: str) -> Any:
 
 
 def run_build_command(
-    workshop: Workshop, overrides: dict[str, str], label: str, fail: str = ""
+    workshop: Workshop,
+    overrides: dict[str, str],
+    label: str,
+    fail: str = "",
+    project_id: str | None = None,
+    component: str = "packaging build",
 ) -> subprocess.CompletedProcess:
-    project = build_project(workshop.template)
+    project = build_project(workshop.template, project_id)
     variables = {
         v["Name"]: str(v["Value"]) for v in project["Environment"].get("EnvironmentVariables", [])
     }
@@ -269,7 +282,7 @@ def run_build_command(
     env.update(recorder.child_environment(log, fail))
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     completed = None
-    for command in build_commands(workshop.template):
+    for command in build_commands(workshop.template, project_id):
         completed = subprocess.run(
             ["bash", "-c", command],
             cwd=source,
@@ -280,9 +293,7 @@ def run_build_command(
         )
         if completed.returncode != 0:
             break
-    workshop.add(
-        "packaging build", recorder.read_log(log), f"recorded: buildspec command ({label})"
-    )
+    workshop.add(component, recorder.read_log(log), f"recorded: buildspec command ({label})")
     assert completed is not None
     return completed
 

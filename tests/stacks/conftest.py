@@ -19,6 +19,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
@@ -113,6 +114,15 @@ def multi_account_app(tmp_path_factory):
 def bare_stack(**kwargs: Any) -> cdk.Stack:
     """An empty stack in its own app, for one construct under test."""
     return cdk.Stack(cdk.App(), "Test", **kwargs)
+
+
+def pass_state_machine(stack: cdk.Stack) -> sfn.StateMachine:
+    """A state machine ("Machine") that does nothing, for constructs that refer to one."""
+    return sfn.StateMachine(
+        stack,
+        "Machine",
+        definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "Nothing")),
+    )
 
 
 def open_findings(scope: IConstruct) -> list[str]:

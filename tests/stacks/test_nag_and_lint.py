@@ -38,6 +38,8 @@ COMBINATIONS = {
     "defaults": {},
     "other settings": OTHER_SETTINGS,
     "every feature": {**OTHER_SETTINGS, **EVERY_FEATURE},
+    # Seats: the student roles and the shared build trigger role, with every feature per seat.
+    "seats": {**EVERY_FEATURE, "workshop.seats": "2"},
 }
 
 

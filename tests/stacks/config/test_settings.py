@@ -236,6 +236,17 @@ def test_accounts_give_environments():
             {"prefixes.queue": "output/queue/"},
             "workshop.prefixes.output: 'output/' overlaps prefixes.queue",
         ),
+        ({"seats": "0"}, "workshop.seats: 0 "),
+        ({"seats": "13"}, "workshop.seats: 13 "),
+        (
+            {"seats": "2", "training.jobNamePrefix": "a" * 36},
+            "workshop.seats: 2 names jobs <jobNamePrefix>-s01-...: training.jobNamePrefix may "
+            "then have at most 35 characters (36 now)",
+        ),
+        (
+            {"seats": "2", "prefixes.queue": "seat-02/queue/"},
+            "workshop.prefixes.queue: 'seat-02/queue/' is inside a seat's prefix",
+        ),
     ],
 )
 def test_invalid_settings_name_the_setting(overrides, expected):
@@ -388,3 +399,11 @@ def test_budget_with_emails_is_accepted():
     )
     assert settings.budget_monthly_usd == 25
     assert settings.notification_emails == ("ana@example.com", "bo@school.edu")
+
+
+def test_seats_keep_a_long_job_prefix_and_a_queue_named_like_a_seat_when_there_is_one():
+    settings = load_settings(
+        {"workshop.training.jobNamePrefix": "a" * 39, "workshop.prefixes.queue": "seat-01/q/"}
+    )
+    assert settings.seats == 1
+    assert load_settings({"workshop.seats": "12", "workshop.training.jobNamePrefix": "a" * 35})

@@ -9,7 +9,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 
-from stacks.training.dashboard import TrainingDashboard
+from stacks.training.dashboard import DashboardSection, TrainingDashboard
 
 from ..conftest import bare_stack, render, resources_of_type
 
@@ -26,7 +26,11 @@ def test_dashboard_searches_accuracy_across_jobs_and_shows_builds_and_runs():
         stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "P"))
     )
     TrainingDashboard(
-        stack, "Dashboard", build_project=project, build_trigger=rule, state_machine=state_machine
+        stack,
+        "Dashboard",
+        sections=[
+            DashboardSection(build_project=project, build_trigger=rule, state_machine=state_machine)
+        ],
     )
     template = Template.from_stack(stack).to_json()
     (dashboard,) = resources_of_type(template, "AWS::CloudWatch::Dashboard").values()

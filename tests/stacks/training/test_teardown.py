@@ -4,14 +4,20 @@ may stop only this stack's jobs and executions, and a bounded wait well inside i
 from __future__ import annotations
 
 import pytest
-from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 
 from stacks.training import teardown as teardown_construct
 from stacks.training.runtime.workshop_runtime import teardown
-from stacks.training.teardown import TrainingTeardown
+from stacks.training.teardown import TrainingTeardown, TrainingWork
 
-from ..conftest import as_list, bare_stack, open_findings, render, resources_of_type
+from ..conftest import (
+    as_list,
+    bare_stack,
+    open_findings,
+    pass_state_machine,
+    render,
+    resources_of_type,
+)
 
 MACHINE = "<Machine6FC8AE80>"
 
@@ -19,13 +25,9 @@ MACHINE = "<Machine6FC8AE80>"
 @pytest.fixture(scope="module")
 def built():
     stack = bare_stack()
-    machine = sfn.StateMachine(
-        stack,
-        "Machine",
-        definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "Nothing")),
-    )
+    machine = pass_state_machine(stack)
     construct = TrainingTeardown(
-        stack, "Teardown", state_machine=machine, job_name_prefix="birds", log_retention_days=7
+        stack, "Teardown", work=[TrainingWork(machine, "birds")], log_retention_days=7
     )
     assert render(stack.resolve(machine.state_machine_arn)) == MACHINE
     return construct, Template.from_stack(stack)

@@ -8,14 +8,16 @@ share a beginning), and waits until they leave InProgress or `WaitSeconds` pass.
 stopped and never fails: a failed Delete would leave the stack half deleted. Create and Update do
 nothing.
 
-Resource properties: `JobNamePrefix`, `StateMachineArn`, `WaitSeconds` (a number as text).
+Resource properties: `JobNamePrefix`, `StateMachineArn`, `WaitSeconds` (a number as text); a
+stack with several seats lists each seat's `JobNamePrefix` and `StateMachineArn` under `Seats`
+instead, and every seat's work is stopped before the one bounded wait.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import boto3
@@ -29,6 +31,9 @@ logger.setLevel(logging.INFO)
 
 __all__ = [
     "IAM_ACTIONS",
+    "JOB_NAME_PREFIX",
+    "SEATS",
+    "STATE_MACHINE_ARN",
     "IAM_STATEMENTS",
     "PHYSICAL_RESOURCE_ID",
     "handler",
@@ -37,6 +42,10 @@ __all__ = [
 ]
 
 PHYSICAL_RESOURCE_ID = "training-jobs-teardown"
+# The resource properties naming what to stop.
+JOB_NAME_PREFIX = "JobNamePrefix"
+STATE_MACHINE_ARN = "StateMachineArn"
+SEATS = "Seats"
 # Each statement the function's role needs (sid -> actions); the construct scopes each one.
 IAM_STATEMENTS = {
     "FindInProgressTrainingJobs": ("sagemaker:ListTrainingJobs",),
@@ -113,16 +122,26 @@ def stop_own_work(
     *,
     sagemaker: Client,
     stepfunctions: Client,
-    prefix: str,
-    state_machine_arn: str,
+    prefixes: Sequence[str],
+    state_machine_arns: Sequence[str],
     wait_seconds: float,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, list[str]]:
-    """Stop, then wait a bounded time; returns what was stopped and what still ran."""
+    """Stop every execution first (a waiting run would start a job), then every job, then wait
+    a bounded time; returns what was stopped and what still ran."""
     deadline = clock() + wait_seconds
-    executions = _stop_executions(stepfunctions, state_machine_arn) if state_machine_arn else []
-    jobs = _stop_jobs(sagemaker, own_jobs_in_progress(sagemaker, prefix))
+    executions = [
+        arn
+        for machine in state_machine_arns
+        if machine
+        for arn in _stop_executions(stepfunctions, machine)
+    ]
+    jobs = [
+        name
+        for prefix in prefixes
+        for name in _stop_jobs(sagemaker, own_jobs_in_progress(sagemaker, prefix))
+    ]
     running = _still_in_progress(sagemaker, jobs)
     while running and clock() < deadline:
         sleep(min(POLL_SECONDS, max(0.0, deadline - clock())))
@@ -157,16 +176,22 @@ def on_event(
     if event.get("RequestType") != "Delete":
         return {"PhysicalResourceId": physical_id}
     properties = event.get("ResourceProperties") or {}
-    prefix = str(properties.get("JobNamePrefix") or "")
-    if not prefix:
+    seats = properties.get(SEATS)
+    targets = seats if isinstance(seats, list) else [properties]
+    pairs = [
+        (str(t.get(JOB_NAME_PREFIX) or ""), str(t.get(STATE_MACHINE_ARN) or ""))
+        for t in targets
+        if isinstance(t, Mapping)
+    ]
+    if not pairs or not all(prefix for prefix, _ in pairs):
         logger.error("No JobNamePrefix: stopping nothing rather than guessing whose jobs to stop")
         return {"PhysicalResourceId": physical_id}
     try:
         stop_own_work(
             sagemaker=sagemaker,
             stepfunctions=stepfunctions,
-            prefix=prefix,
-            state_machine_arn=str(properties.get("StateMachineArn") or ""),
+            prefixes=[prefix for prefix, _ in pairs],
+            state_machine_arns=[machine for _, machine in pairs],
             wait_seconds=_wait_seconds(properties),
             sleep=sleep,
             clock=clock,

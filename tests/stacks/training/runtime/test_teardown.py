@@ -28,22 +28,26 @@ JOBS = {
 }
 
 
+def create_job(sagemaker, name: str) -> None:
+    sagemaker.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={"TrainingImage": "ic:1", "TrainingInputMode": "File"},
+        RoleArn="arn:aws:iam::123456789012:role/training",
+        OutputDataConfig={"S3OutputPath": "s3://bucket/output"},
+        ResourceConfig={
+            "InstanceType": "ml.g4dn.xlarge",
+            "InstanceCount": 1,
+            "VolumeSizeInGB": 50,
+        },
+        StoppingCondition={"MaxRuntimeInSeconds": 1800},
+    )
+
+
 @pytest.fixture
 def clients(aws):
     sagemaker = boto3.client("sagemaker")
     for name, status in JOBS.items():
-        sagemaker.create_training_job(
-            TrainingJobName=name,
-            AlgorithmSpecification={"TrainingImage": "ic:1", "TrainingInputMode": "File"},
-            RoleArn="arn:aws:iam::123456789012:role/training",
-            OutputDataConfig={"S3OutputPath": "s3://bucket/output"},
-            ResourceConfig={
-                "InstanceType": "ml.g4dn.xlarge",
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 50,
-            },
-            StoppingCondition={"MaxRuntimeInSeconds": 1800},
-        )
+        create_job(sagemaker, name)
         moto_patches.set_job_status(name, status)
     stepfunctions = boto3.client("stepfunctions")
     machine = stepfunctions.create_state_machine(
@@ -105,8 +109,8 @@ def test_the_wait_is_bounded_when_a_job_will_not_stop(clients, caplog):
     result = stop_own_work(
         sagemaker=sagemaker,
         stepfunctions=stepfunctions,
-        prefix="birds",
-        state_machine_arn=machine,
+        prefixes=["birds"],
+        state_machine_arns=[machine],
         wait_seconds=60,
         sleep=slept.append,
         clock=lambda: next(clock),
@@ -156,11 +160,61 @@ def test_jobs_are_stopped_even_when_the_executions_cannot_be_listed(clients, cap
     result = stop_own_work(
         sagemaker=sagemaker,
         stepfunctions=stepfunctions,
-        prefix="birds",
-        state_machine_arn=gone,
+        prefixes=["birds"],
+        state_machine_arns=[gone],
         wait_seconds=0,
         sleep=lambda s: None,
     )
     assert result["executions"] == []
     assert result["jobs"] == [OURS, f"{OURS}-2"]
     assert "Could not list the executions" in caplog.text
+
+
+def test_a_stack_with_seats_stops_every_listed_seats_work_and_nothing_else(aws, caplog):
+    """One Delete for every seat: each seat's executions and exactly-named jobs stop; a seat the
+    resource does not list, and the seats' common prefix, keep running."""
+    sagemaker, stepfunctions = boto3.client("sagemaker"), boto3.client("stepfunctions")
+    jobs = {
+        "birds-s01-20261121-120000-ab12": "Stopping",
+        "birds-s02-20261121-120500-cd34-2": "Stopping",
+        "birds-s03-20261121-120000-ab12": "InProgress",  # not listed in this resource
+        "birds-20261121-120000-ab12": "InProgress",  # the prefix without a seat
+    }
+    for name in jobs:
+        create_job(sagemaker, name)
+        moto_patches.set_job_status(name, "InProgress")
+    machines = []
+    for seat in ("s01", "s02", "s03"):
+        machine = stepfunctions.create_state_machine(
+            name=f"training-{seat}",
+            definition=json.dumps(
+                {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}}
+            ),
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+        )["stateMachineArn"]
+        stepfunctions.start_execution(stateMachineArn=machine, name="running")
+        machines.append(machine)
+    caplog.set_level("INFO")
+    event = {
+        "RequestType": "Delete",
+        "PhysicalResourceId": teardown.PHYSICAL_RESOURCE_ID,
+        "ResourceProperties": {
+            "Seats": [
+                {"JobNamePrefix": "birds-s01", "StateMachineArn": machines[0]},
+                {"JobNamePrefix": "birds-s02", "StateMachineArn": machines[1]},
+            ],
+            "WaitSeconds": "0",
+        },
+    }
+    on_event(event, sagemaker=sagemaker, stepfunctions=stepfunctions, sleep=lambda s: None)
+    after = {
+        name: sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]
+        for name in jobs
+    }
+    assert after == jobs
+    runs = [
+        stepfunctions.list_executions(stateMachineArn=m)["executions"][0]["status"]
+        for m in machines
+    ]
+    assert runs == ["ABORTED", "ABORTED", "RUNNING"]
+    assert "birds-s01-20261121-120000-ab12, birds-s02-20261121-120500-cd34-2" in caplog.text
