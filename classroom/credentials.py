@@ -3,6 +3,7 @@ and why an account could not be reached, in a few words."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import boto3
@@ -50,8 +51,11 @@ def cli_environment(target: Target, base: Mapping[str, str]) -> dict[str, str]:
 
 
 def session(target: Target) -> boto3.Session:
-    """A named profile outranks credentials in the environment here (botocore's rule)."""
-    return boto3.Session(profile_name=target.profile, region_name=target.region)
+    """A named profile outranks credentials in the environment here (botocore's rule). Without a
+    region in the entry, AWS_REGION comes first, as in the CDK CLI that deploys the stacks (botocore
+    itself reads only AWS_DEFAULT_REGION), then the profile's."""
+    region = target.region or os.environ.get("AWS_REGION") or None
+    return boto3.Session(profile_name=target.profile, region_name=region)
 
 
 def unreachable_reason(error: Exception, target: Target) -> str:

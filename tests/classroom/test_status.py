@@ -174,7 +174,7 @@ def busy_account(endpoint: str, outputs: dict[str, str]) -> dict:
 
 def aws_config(servers, denied_key, denied_secret, closed_port) -> str:
     def profile(name, region, endpoint=None, key="testing", secret="testing"):
-        lines = [f"[profile {name}]", f"region = {region}"]
+        lines = [f"[profile {name}]"] + ([f"region = {region}"] if region else [])
         if endpoint:
             lines.append(f"endpoint_url = {endpoint}")
         if key:
@@ -190,11 +190,13 @@ def aws_config(servers, denied_key, denied_secret, closed_port) -> str:
             profile("class-e", "eu-west-1", servers["class-e"].endpoint, denied_key, denied_secret),
             profile("class-f", "eu-west-1", f"http://127.0.0.1:{closed_port}"),
             profile("class-g", "us-east-1", servers["class-a"].endpoint),
+            # No region: AWS_REGION gives it, as for the CDK CLI that deployed the stack.
+            profile("class-i", None, servers["class-b"].endpoint),
         ]
     )
 
 
-def status(config: Path, accounts, profile=None):
+def status(config: Path, accounts, profile=None, region=None):
     environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     environment.update(
         AWS_CONFIG_FILE=str(config),
@@ -204,6 +206,8 @@ def status(config: Path, accounts, profile=None):
     )
     if profile:
         environment["AWS_PROFILE"] = profile
+    if region:
+        environment["AWS_REGION"] = region
     return subprocess.run(
         [
             sys.executable,
@@ -299,6 +303,17 @@ def test_no_accounts_reads_the_current_account_and_region(accounts):
     lines = completed.stdout.splitlines()
     assert len(lines) == 3, completed.stdout + completed.stderr
     assert lines[1].split()[:3] == ["222222222222", "us-west-2", "CREATE_COMPLETE"]
+    assert activity["class-b"]["BucketName"] in lines[1]
+
+
+def test_aws_region_gives_the_region_a_profile_leaves_out(accounts):
+    # The CDK CLI deploys to AWS_REGION; botocore alone reads only AWS_DEFAULT_REGION.
+    config, activity = accounts
+    completed = status(config, [], profile="class-i", region="us-west-2")
+    lines = completed.stdout.splitlines()
+    assert lines[1].split()[:3] == ["222222222222", "us-west-2", "CREATE_COMPLETE"], (
+        completed.stdout
+    )
     assert activity["class-b"]["BucketName"] in lines[1]
 
 
