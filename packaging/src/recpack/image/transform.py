@@ -69,12 +69,21 @@ def _pil() -> ModuleType:
 def preload() -> None:
     """Import Pillow, its format plugins and the JPEG decoder now (a worker does it while the parent
     reads the lists)."""
+    preload_codecs()
+    _pil().preinit()
+
+
+def preload_codecs(opencv: bool = False) -> None:
+    """Import the JPEG decoder (and numpy with it) and, with `opencv`, OpenCV: not Pillow. The
+    packing parent does it before forking its workers, so they share one import (~0.1 CPU-second a
+    worker, most of it numpy's) instead of each doing its own."""
     if "numpy" not in sys.modules:
         # A worker never multiplies matrices: without this, numpy (simplejpeg's dependency) starts
         # an OpenBLAS thread per core on import, ~40% of its import time (~50 ms a worker).
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    _pil().preinit()
     _jpeg_codec()
+    if opencv:
+        _opencv()
 
 
 _SIMPLEJPEG = None
